@@ -1,0 +1,89 @@
+"""Shared fixtures: a real FakeServer on loopback, and a factory of connections
+that are always closed (and checked for leftover tasks) at the end of a test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import wsevents
+from wsevents.testing import FakeServer
+
+
+#: One "millisecond" of test time; raise WSEVENTS_TEST_TIMEOUT_FACTOR on slow machines.
+MS = 0.001 * float(os.environ.get("WSEVENTS_TEST_TIMEOUT_FACTOR", "1"))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeServer]:
+    """A FakeServer on 127.0.0.1, port 0."""
+    async with FakeServer() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def make_connection() -> AsyncIterator[Callable[..., wsevents.Connection]]:
+    """Build connections with test-friendly defaults; close them all afterwards and
+    assert they left no task behind."""
+    made: list[wsevents.Connection] = []
+
+    def make(url: str, **options: Any) -> wsevents.Connection:
+        options.setdefault("backoff", wsevents.FixedDelay(delay=20 * MS))
+        options.setdefault("check_interval", 20 * MS)
+        options.setdefault("close_timeout", 1.0)
+        ws = wsevents.Connection(url, **options)
+        made.append(ws)
+        return ws
+
+    before = asyncio.all_tasks()
+    yield make
+    for ws in made:
+        await asyncio.wait_for(ws.close(), 5)
+    leftovers = [
+        t for t in asyncio.all_tasks() - before
+        if not t.done() and (t.get_name().startswith("wsevents") or "Connection" in repr(t))
+    ]
+    assert not leftovers, f"tasks left behind: {leftovers}"
+
+
+class Recorder:
+    """Records (event, payload) pairs and lets a test wait for a condition on them."""
+
+    def __init__(self, ws: wsevents.Connection, *events: str) -> None:
+        self.items: list[tuple[str, Any]] = []
+        self._changed = asyncio.Event()
+        for event in events:
+            ws.on(event, self._handler(event))
+
+    def _handler(self, event: str) -> Callable[[Any], None]:
+        def record(payload: Any) -> None:
+            self.items.append((event, payload))
+            self._changed.set()
+
+        return record
+
+    def of(self, event: str) -> list[Any]:
+        """The payloads recorded for ``event``."""
+        return [p for e, p in self.items if e == event]
+
+    def names(self) -> list[str]:
+        """The event names, in order."""
+        return [e for e, _ in self.items]
+
+    async def wait(self, predicate: Callable[[Recorder], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate(self)`` holds (bounded)."""
+
+        async def until() -> None:
+            while not predicate(self):
+                self._changed.clear()
+                await self._changed.wait()
+
+        await asyncio.wait_for(until(), timeout)
+
+    async def wait_count(self, event: str, n: int, timeout: float = 5.0) -> None:
+        """Wait until ``event`` was recorded ``n`` times."""
+        await self.wait(lambda r: len(r.of(event)) >= n, timeout)

@@ -1,0 +1,330 @@
+"""Ordered delivery: the bounded queue, its overflow modes and the dispatcher (L3).
+
+:class:`Dispatcher` is the pyee ``EventEmitter`` that :class:`wsevents.Connection`
+subclasses.  Registration (``on``, ``once``, ``remove_listener``,
+``listeners``, ``event_names``) is pyee's own; what this module adds is the
+delivery path:
+
+* the reader (in ``connection``) calls :meth:`Dispatcher._put_message` for
+  every decoded frame: an append to one bounded ``deque``, and a wake-up of the
+  dispatcher only when it sleeps on an empty queue;
+* one dispatcher task takes items off in order and calls their handlers,
+  awaiting an async handler before the next item (no task per message);
+* each event name's handler tuple is cached and the cache is cleared whenever
+  a listener is added or removed, so the per-message lookup is one dict
+  access instead of pyee's generic ``emit``.
+
+Lifecycle events (``connect``, ``disconnect``, ...) travel through the same
+queue, so a handler sees everything in the order it happened; they are never
+dropped and do not count against the bound.  ``queue_full`` reports go to the
+front of the queue: they describe the present.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+from pyee.base import EventEmitter
+
+from ._config import Overflow
+from ._stats import Counters
+from .events import ERROR, MESSAGE, MESSAGE_PREFIX, QUEUE_FULL, QueueFull
+
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger("wsevents")
+
+_Item = tuple[str, Any]
+_NO_HANDLERS: Final[tuple[Callable[..., Any], ...]] = ()
+#: seconds between two ``queue_full`` reports while the queue stays full
+QUEUE_FULL_REPORT_INTERVAL: Final = 1.0
+
+
+class _QueueFullMarker:
+    """Stands in the queue for the pending ``queue_full`` report."""
+
+    __slots__ = ()
+
+
+_MARKER: Final = _QueueFullMarker()
+
+
+class _Barrier:
+    """A queue item that ends the dispatcher once everything before it was delivered."""
+
+    __slots__ = ("future",)
+
+    def __init__(self, future: asyncio.Future[None]) -> None:
+        self.future = future
+
+
+class _Lifecycle(str):
+    """The name of a queued lifecycle event.
+
+    Message items carry plain ``str`` names; a lifecycle item's name is of this
+    subclass, so the dispatcher tells them apart with one class check.
+    """
+
+    __slots__ = ()
+
+
+_LIFECYCLE_NAMES: dict[str, _Lifecycle] = {}
+
+
+def _lifecycle_name(name: str) -> _Lifecycle:
+    found = _LIFECYCLE_NAMES.get(name)
+    if found is None:
+        found = _LIFECYCLE_NAMES[name] = _Lifecycle(name)
+    return found
+
+
+class Dispatcher(EventEmitter):
+    """A pyee ``EventEmitter`` with an ordered, bounded delivery queue.
+
+    Args:
+        queue_size: the bound on queued messages.
+        overflow: ``"drop_oldest"``, ``"drop_newest"`` or ``"block"``.
+        counters: the connection's stats counters.
+    """
+
+    def __init__(self, *, queue_size: int, overflow: Overflow, counters: Counters) -> None:
+        super().__init__()
+        self._cache: dict[str, tuple[Callable[..., Any], ...]] = {}
+        self._queue: deque[_Item] = deque()
+        self._queue_size = queue_size
+        self._overflow = overflow
+        self._counters = counters
+        #: set when the dispatcher sleeps on an empty queue
+        self._idle: asyncio.Future[None] | None = None
+        #: set when the reader waits for space ("block")
+        self._space: asyncio.Future[None] | None = None
+        self._lifecycle_queued = 0
+        self._report_pending = False
+        self._dropped_unreported = 0
+        self._last_report = -QUEUE_FULL_REPORT_INTERVAL
+        self._last_dropped_channel: str | None = None
+        self._pending_tasks: set[asyncio.Task[Any]] = set()
+
+    # -- pyee registry hooks: keep the handler cache exact --------------------
+
+    def _add_event_handler(self, event: str, k: Callable[..., Any], v: Callable[..., Any]) -> None:
+        super()._add_event_handler(event, k, v)
+        with self._lock:
+            self._cache.clear()
+
+    def _remove_listener(self, event: str, f: Callable[..., Any]) -> None:
+        # Called with self._lock held (pyee's "naked" removal, once() included).
+        super()._remove_listener(event, f)
+        self._cache.clear()
+
+    def remove_all_listeners(self, event: str | None = None) -> None:
+        """Remove every listener of ``event`` (of every event when None), as in pyee."""
+        super().remove_all_listeners(event)
+        with self._lock:
+            self._cache.clear()
+
+    def _emit_run(
+        self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        # Only reached through a direct ``emit()`` call by user code (the
+        # connection's own events go through the queue).  An async handler's
+        # coroutine is scheduled like pyee's AsyncIOEventEmitter does, and kept
+        # referenced until it finishes.
+        result = f(*args, **kwargs)
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._pending_tasks.add(task)
+            task.add_done_callback(self._emit_task_done)
+
+    def _emit_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._pending_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            assert isinstance(exc, BaseException)
+            if isinstance(exc, Exception):
+                self._report_error_sync(exc)
+
+    def _handlers(self, name: str) -> tuple[Callable[..., Any], ...]:
+        """The handlers of ``name`` (``message`` ones first for ``message:<ch>``), cached."""
+        with self._lock:
+            events = self._events
+            found = tuple(events[name].values()) if name in events else _NO_HANDLERS
+            if name.startswith(MESSAGE_PREFIX) and MESSAGE in events:
+                found = tuple(events[MESSAGE].values()) + found
+            self._cache[name] = found
+        return found
+
+    # -- the producer side ------------------------------------------------------
+
+    def _wake(self) -> None:
+        idle = self._idle
+        if idle is not None:
+            self._idle = None
+            if not idle.done():
+                idle.set_result(None)
+
+    def _put_lifecycle(self, name: str, payload: Any) -> None:
+        """Queue a lifecycle event (never dropped, not counted against the bound)."""
+        self._queue.append((_lifecycle_name(name), payload))
+        self._lifecycle_queued += 1
+        self._wake()
+
+    def _put_message_slow(self, name: str, message: Any) -> asyncio.Future[None] | None:
+        """The queue is full: apply the overflow mode.
+
+        Returns a future to await when the reader must wait for space ("block").
+        """
+        counters = self._counters
+        channel = name[len(MESSAGE_PREFIX) :] if name.startswith(MESSAGE_PREFIX) else None
+        self._last_dropped_channel = channel
+        if self._overflow == "block":
+            self._schedule_report(dropped=False)
+            if self._space is None or self._space.done():
+                self._space = asyncio.get_running_loop().create_future()
+            return self._space
+        if self._overflow == "drop_newest":
+            self._count_drop()
+            return None
+        # drop_oldest: drop the oldest *message*; lifecycle items and the
+        # pending report are never dropped.
+        queue = self._queue
+        oldest = queue.popleft()
+        if oldest[0].__class__ is not str:
+            kept = [oldest]
+            while queue:
+                item = queue.popleft()
+                if item[0].__class__ is not str:
+                    kept.append(item)
+                    continue
+                break
+            queue.extendleft(reversed(kept))
+        queue.append((name, message))
+        self._count_drop()
+        if len(queue) - self._lifecycle_queued > counters.queue_peak:
+            counters.queue_peak = len(queue) - self._lifecycle_queued
+        return None
+
+    def _count_drop(self) -> None:
+        self._counters.messages_dropped += 1
+        self._dropped_unreported += 1
+        self._schedule_report(dropped=True)
+
+    def _schedule_report(self, *, dropped: bool) -> None:
+        if self._report_pending:
+            return
+        now = time.monotonic()
+        if now - self._last_report < QUEUE_FULL_REPORT_INTERVAL and not (
+            dropped and self._dropped_unreported == 1
+        ):
+            return
+        self._report_pending = True
+        self._last_report = now
+        self._queue.appendleft((_lifecycle_name(QUEUE_FULL), _MARKER))
+        self._lifecycle_queued += 1
+        self._wake()
+
+    def _make_report(self) -> QueueFull:
+        self._report_pending = False
+        dropped, self._dropped_unreported = self._dropped_unreported, 0
+        self._counters.queue_full_events += 1
+        return QueueFull(
+            channel=self._last_dropped_channel,
+            size=self._queue_size,
+            dropped=dropped,
+            overflow=self._overflow,
+            total_dropped=self._counters.messages_dropped,
+        )
+
+    # -- the consumer side -------------------------------------------------------
+
+    async def _dispatch_forever(self) -> None:
+        """The dispatcher task: deliver queued items in order, forever."""
+        queue = self._queue
+        cache = self._cache
+        popleft = queue.popleft
+        counters = self._counters
+        loop = asyncio.get_running_loop()
+        delivered = 0
+        try:
+            while True:
+                if not queue:
+                    counters.messages_delivered += delivered
+                    delivered = 0
+                    self._idle = loop.create_future()
+                    await self._idle
+                    continue
+                name, payload = popleft()
+                if name.__class__ is str:
+                    delivered += 1
+                else:
+                    self._lifecycle_queued -= 1
+                    if payload is _MARKER:
+                        payload = self._make_report()
+                    elif payload.__class__ is _Barrier:
+                        if not payload.future.done():
+                            payload.future.set_result(None)
+                        return
+                space = self._space
+                if space is not None and len(queue) - self._lifecycle_queued < self._queue_size:
+                    self._space = None
+                    if not space.done():
+                        space.set_result(None)
+                handlers = cache.get(name)
+                if handlers is None:
+                    handlers = self._handlers(name)
+                for handler in handlers:
+                    try:
+                        result = handler(payload)
+                        if result is not None and inspect.isawaitable(result):
+                            await result
+                    except Exception as exc:  # noqa: BLE001 - a handler never kills delivery
+                        await self._handler_failed(name, exc)
+        finally:
+            counters.messages_delivered += delivered
+
+    async def _handler_failed(self, name: str, exc: Exception) -> None:
+        self._counters.handler_errors += 1
+        if name == ERROR:
+            logger.error("an 'error' handler raised", exc_info=exc)
+            return
+        await self._report_error(exc)
+
+    async def _report_error(self, exc: Exception) -> None:
+        """Call the ``error`` handlers now (from the dispatcher), or log when there are none."""
+        handlers = self._cache.get(ERROR)
+        if handlers is None:
+            handlers = self._handlers(ERROR)
+        if not handlers:
+            logger.error("unhandled error (add an 'error' handler to receive it)", exc_info=exc)
+            return
+        for handler in handlers:
+            try:
+                result = handler(exc)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except Exception as inner:
+                logger.error("an 'error' handler raised", exc_info=inner)
+
+    def _report_error_sync(self, exc: Exception) -> None:
+        """Report an error from outside the dispatcher: through the queue, in order."""
+        self._put_lifecycle(ERROR, exc)
+
+    def _put_barrier(self) -> asyncio.Future[None]:
+        """Queue the end of delivery; the future is done when the dispatcher reached it."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._put_lifecycle("\x00barrier", _Barrier(future))
+        return future
+
+    def _drain_remaining(self) -> int:
+        """Forget what is still queued at shutdown; returns the messages left undelivered."""
+        left = len(self._queue) - self._lifecycle_queued
+        self._queue.clear()
+        self._lifecycle_queued = 0
+        return max(0, left)

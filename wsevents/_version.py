@@ -1,0 +1,2 @@
+__version__ = "0.1.0.dev0"
+__all__ = ["__version__"]

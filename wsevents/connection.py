@@ -1,0 +1,928 @@
+"""The event-emitting WebSocket client connection (layer L3).
+
+:class:`Connection` is a pyee ``EventEmitter`` plus a ``websockets`` client loop
+that carries out the decisions of the lifecycle supervisor
+(:mod:`wsevents._supervisor`).  Three tasks run while it is open:
+
+* the *runner* connects, then reads frames as fast as they come (so that
+  ``websockets``' keepalive keeps working whatever the handlers do), decodes
+  and routes them, and puts them on the delivery queue; when the connection
+  ends it asks the supervisor what to do and does it (wait, reconnect, pause,
+  stop);
+* the *dispatcher* (:mod:`wsevents._delivery`) delivers queued events in order;
+* the *ticker* wakes every ``check_interval`` to ask the policies, notice
+  stale connections and keep ``last_message_at`` current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import json
+import logging
+import ssl as _ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Final
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect as ws_connect
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidURI,
+)
+
+from . import _config as cfg
+from ._delivery import Dispatcher
+from ._stats import Counters, Stats
+from ._supervisor import (
+    Disconnect,
+    Failure,
+    Loss,
+    Pause,
+    PolicyFailed,
+    Retry,
+    Stop,
+    Supervisor,
+    classify_close,
+    parse_retry_after,
+)
+from .backoff import Backoff, ExponentialBackoff
+from .events import (
+    CLOSED,
+    CONNECT,
+    DISCONNECT,
+    MESSAGE,
+    MESSAGE_PREFIX,
+    RECONNECTING,
+    Closed,
+    DisconnectReason,
+    State,
+)
+from .exceptions import (
+    ConfigError,
+    ConnectError,
+    FrameError,
+    HandshakeRejected,
+    NotConnected,
+    WSEventsError,
+)
+from .policies._base import PolicyContext, as_disconnect_policy, as_reconnect_policy
+from .routing import CONSUMED, Decoder, Frame, JsonProtocol, Protocol, resolve_decoder
+
+
+__all__ = ["Connection"]
+
+logger = logging.getLogger("wsevents")
+
+_STREAM_END: Final = object()
+#: seconds close() may take beyond close_timeout to report and tear down
+_CLOSE_MARGIN: Final = 0.25
+
+
+class Connection(Dispatcher):
+    """A WebSocket client connection that emits named events and reconnects.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL.
+        protocol: maps frames to channels and channels to subscribe frames
+            (default :class:`~wsevents.JsonProtocol`).
+        subscriptions: channels subscribed on every connect.
+        headers: extra handshake headers: a mapping, or a callable returning
+            one, called before every connect (fresh credentials).
+        ssl: an :class:`ssl.SSLContext` for ``wss://`` (certificates are
+            verified with the system's store otherwise).
+        backoff: delays between attempts (default :class:`ExponentialBackoff`).
+        max_reconnect_attempts: consecutive failed attempts before giving up
+            (None: never give up).
+        stable_after: seconds a connection must stay up for the backoff to
+            start over when it is lost.
+        server_unavailable_delay: minimum wait after close code 1013.
+        reconnect_on_clean_close: reconnect after the server's 1000/1001 close.
+        should_disconnect, should_reconnect: policies (see :mod:`wsevents.policies`).
+        check_interval: seconds between two policy checks.
+        queue_size, overflow: the delivery queue's bound and overflow mode.
+        ping_interval, ping_timeout: protocol keepalive (None disables it).
+        stale_after: seconds without a data frame before the connection is
+            replaced (None: never).
+        open_timeout, close_timeout: bounds on the handshake and on closing.
+        max_size: largest accepted frame, in bytes.
+        decoder: a JSON decoder (callable, or ``"json"``/``"orjson"``/``"msgspec"``).
+        should_retry: classifies failed attempts (``Failure -> bool``), to
+            override which handshake statuses are retried.
+        encoder: serialises dicts and lists given to :meth:`send` (default ``json.dumps``).
+        clock: monotonic clock (seconds); tests may inject one.
+        utc_now: wall clock returning an aware UTC datetime, for policies.
+        user_agent: the User-Agent header (None: websockets' default).
+
+    Raises:
+        ConfigError: a bad option, naming it and its value.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        protocol: Protocol | None = None,
+        subscriptions: Iterable[str] = (),
+        headers: cfg.HeadersOption = None,
+        ssl: _ssl.SSLContext | None = None,
+        backoff: Backoff | None = None,
+        max_reconnect_attempts: int | None = None,
+        stable_after: float = 30.0,
+        server_unavailable_delay: float = 30.0,
+        reconnect_on_clean_close: bool = True,
+        should_disconnect: Any = None,
+        should_reconnect: Any = None,
+        check_interval: float = 1.0,
+        queue_size: int = 10_000,
+        overflow: cfg.Overflow = "drop_oldest",
+        ping_interval: float | None = 20.0,
+        ping_timeout: float | None = 20.0,
+        stale_after: float | None = None,
+        open_timeout: float = 10.0,
+        close_timeout: float = 5.0,
+        max_size: int = 2**20,
+        decoder: Decoder | str | None = None,
+        should_retry: Callable[[Failure], bool] | None = None,
+        encoder: Callable[[Any], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        utc_now: Callable[[], _dt.datetime] | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        self.url = cfg.check_url(url)
+        if protocol is None:
+            protocol = JsonProtocol()
+        elif not isinstance(protocol, Protocol):
+            raise ConfigError("protocol", protocol, "must be a wsevents.Protocol instance")
+        resolved = resolve_decoder(decoder)
+        if resolved is not None:
+            protocol = protocol.with_decoder(resolved)
+        self.protocol = protocol
+        self._subscriptions: dict[str, None] = dict.fromkeys(
+            cfg.check_channels("subscriptions", subscriptions)
+        )
+        self._headers = cfg.check_headers(headers)
+        self._ssl = cfg.check_ssl(ssl, self.url)
+        if backoff is None:
+            backoff = ExponentialBackoff()
+        elif not callable(getattr(backoff, "delay", None)):
+            raise ConfigError("backoff", backoff, "must have a delay(attempt) method")
+        self.check_interval = _num(cfg.check_number("check_interval", check_interval, strict=True))
+        queue_bound = cfg.check_positive_int("queue_size", queue_size)
+        assert queue_bound is not None
+        self._ping_interval = cfg.check_number("ping_interval", ping_interval, allow_none=True)
+        self._ping_timeout = cfg.check_number("ping_timeout", ping_timeout, allow_none=True)
+        self._stale_after = cfg.check_number(
+            "stale_after", stale_after, strict=True, allow_none=True
+        )
+        self._open_timeout = cfg.check_number("open_timeout", open_timeout, strict=True)
+        close_bound = cfg.check_number("close_timeout", close_timeout, strict=True)
+        assert close_bound is not None
+        self._close_timeout = close_bound
+        self._max_size = cfg.check_positive_int("max_size", max_size)
+        self._encoder = cfg.check_callable("encoder", encoder) or json.dumps
+        self._clock = cfg.check_callable("clock", clock, allow_none=False)
+        self._utc_now = cfg.check_callable("utc_now", utc_now) or _utc_now
+        if user_agent is not None and not isinstance(user_agent, str):
+            raise ConfigError("user_agent", user_agent, "must be a string or None")
+        self._user_agent = user_agent
+        super().__init__(
+            queue_size=queue_bound,
+            overflow=cfg.check_overflow(overflow),
+            counters=Counters(),
+        )
+        self._supervisor = Supervisor(
+            backoff=backoff,
+            max_attempts=cfg.check_positive_int(
+                "max_reconnect_attempts", max_reconnect_attempts, allow_none=True
+            ),
+            stable_after=_num(cfg.check_number("stable_after", stable_after)),
+            server_unavailable_delay=_num(
+                cfg.check_number("server_unavailable_delay", server_unavailable_delay)
+            ),
+            reconnect_on_clean_close=cfg.check_bool(
+                "reconnect_on_clean_close", reconnect_on_clean_close
+            ),
+            should_retry=cfg.check_callable("should_retry", should_retry),
+            should_disconnect=as_disconnect_policy(should_disconnect),
+            should_reconnect=as_reconnect_policy(should_reconnect),
+        )
+        self._masked_url = cfg.mask_url(self.url)
+        # channel -> event name ("message:<channel>"), memoised for the reader
+        self._names: dict[str | None, str] = {None: MESSAGE}
+        self._ws: ClientConnection | None = None
+        self._initiated: DisconnectReason | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._wake_runner = asyncio.Event()
+        self._pending: Retry | Pause | None = None
+        self._first_connect: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._state_changed = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._closing = False
+        self._seen_received = 0
+        self._close_lock = asyncio.Lock()
+        self._closed_emitted = False
+
+    # -- introspection -------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """Where the connection is in its lifecycle."""
+        return self._supervisor.state
+
+    @property
+    def stats(self) -> Stats:
+        """A frozen snapshot of the counters."""
+        return self._counters.snapshot(len(self._queue) - self._lifecycle_queued)
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """The channels subscribed on every connect."""
+        return tuple(self._subscriptions)
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is open."""
+        return self._supervisor.state is State.CONNECTED and self._ws is not None
+
+    def __repr__(self) -> str:
+        return f"<wsevents.Connection {self._masked_url} {self.state.name}>"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Connect (retrying through the backoff) and return once connected.
+
+        Raises:
+            ConnectError: it could not connect: :class:`HandshakeRejected` for a
+                fatal HTTP status, :class:`ReconnectExhausted` when
+                ``max_reconnect_attempts`` attempts failed.
+            WSEventsError: the connection was closed meanwhile.
+        """
+        if self._supervisor.state is State.IDLE:
+            self._start()
+        if self._first_connect is None:
+            raise WSEventsError("connection is closed")
+        await asyncio.shield(self._first_connect)
+
+    async def run(self) -> None:
+        """Connect if needed, then serve until the connection is closed.
+
+        Returns when :meth:`close` was called (or the server closed cleanly with
+        ``reconnect_on_clean_close=False``).
+
+        Raises:
+            ConnectError: a fatal failure (refused handshake, attempts exhausted).
+        """
+        if self._supervisor.state is State.IDLE:
+            self._start()
+        if self._done is None:
+            raise WSEventsError("connection is closed")
+        try:
+            await asyncio.shield(self._done)
+        except asyncio.CancelledError:
+            await self.close()
+            raise
+        if self._fatal is not None:
+            raise self._fatal
+
+    async def __aenter__(self) -> Connection:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def wait_closed(self) -> None:
+        """Wait until the connection is closed for good (without raising its error)."""
+        if self._done is not None:
+            await asyncio.shield(self._done)
+
+    async def close(self) -> None:
+        """Close for good: graceful, and bounded by ``close_timeout`` plus a small margin.
+
+        Messages still queued are delivered while the time allows; the rest are
+        counted in ``stats.messages_dropped``.  Idempotent.
+        """
+        async with self._close_lock:
+            if self._supervisor.state is State.CLOSED:
+                return
+            deadline = self._clock() + self._close_timeout + _CLOSE_MARGIN
+            self._closing = True
+            if self._supervisor.state is State.IDLE:
+                self._supervisor.closing()
+                self._supervisor.closed()
+                return
+            self._supervisor.closing()
+            self._wake_runner.set()
+            space = self._space
+            if space is not None and not space.done():
+                space.set_result(None)  # a reader blocked on a full queue gives up
+            ws = self._ws
+            runner = self._runner
+            if ws is not None:
+                self._initiated = DisconnectReason.SHUTDOWN
+                await _abort(ws, self._close_timeout)
+            elif runner is not None and runner is not asyncio.current_task():
+                runner.cancel()  # connecting or waiting: nothing to be graceful about
+            if runner is not None and not runner.done() and runner is not asyncio.current_task():
+                await _bounded(runner, max(0.0, deadline - self._clock()))
+            await self._stop_tasks(deadline)
+
+    async def _stop_tasks(self, deadline: float) -> None:
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None and ticker is not asyncio.current_task():
+            ticker.cancel()
+            await _bounded(ticker, 0.5)
+        if not self._closed_emitted:
+            self._finish(Stop(Closed(reason="close() called")))
+        dispatcher = self._dispatcher
+        if dispatcher is not None and not dispatcher.done():
+            # Deliver what is queued (``closed`` last) while time allows.
+            drained = self._put_barrier()
+            if dispatcher is asyncio.current_task():
+                # close() from a handler: the dispatcher ends at the barrier,
+                # after delivering what is queued before it.
+                self._finalise(drain=False)
+                return
+            await asyncio.wait({drained}, timeout=max(0.0, deadline - self._clock()))
+            await _bounded(dispatcher, 0.0)
+        self._finalise()
+
+    def _finalise(self, *, drain: bool = True) -> None:
+        left = self._drain_remaining() if drain else 0
+        if left:
+            self._counters.messages_dropped += left
+            logger.warning(
+                "%s closed with %d undelivered messages (close_timeout)", self._masked_url, left
+            )
+        self._supervisor.closed()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+        if self._first_connect is not None and not self._first_connect.done():
+            self._first_connect.set_exception(
+                self._fatal or WSEventsError("connection closed before it connected")
+            )
+            self._first_connect.exception()  # mark retrieved: nobody may be waiting
+        self._state_changed.set()
+
+    # -- proactive control ----------------------------------------------------------
+
+    async def request_disconnect(
+        self, reconnect_after: float | None = None, *, _reason: DisconnectReason | None = None
+    ) -> None:
+        """Disconnect now, on purpose, and stay PAUSED.
+
+        The connection comes back when ``reconnect_after`` seconds have passed,
+        when the ``should_reconnect`` policy says so, or on :meth:`resume`.
+        A proactive disconnect never counts as a failure for the backoff.
+        """
+        after = cfg.check_number("reconnect_after", reconnect_after, allow_none=True)
+        reason = _reason or DisconnectReason.USER
+        decision = self._supervisor.request_disconnect(
+            self._clock(), reconnect_after=after, reason=reason
+        )
+        if isinstance(decision, Disconnect):
+            await self._disconnect(decision.reason)
+            await self._wait_state_not(State.CONNECTED)
+        elif isinstance(decision, Pause):
+            self._pending = decision
+            self._wake_runner.set()
+
+    async def resume(self) -> None:
+        """Reconnect now from PAUSED (or cut a pending backoff wait short)."""
+        decision = self._supervisor.resume(self._clock())
+        if decision is not None:
+            self._pending = decision
+            self._wake_runner.set()
+
+    async def _disconnect(self, reason: DisconnectReason) -> None:
+        ws = self._ws
+        if ws is None:
+            return
+        self._initiated = reason
+        await _abort(ws, self._close_timeout)
+
+    async def _wait_state_not(self, state: State) -> None:
+        while self._supervisor.state is state and not self._closing:
+            self._state_changed.clear()
+            await self._state_changed.wait()
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def send(self, message: Frame) -> None:
+        """Send a message now: dict/list → JSON text, str → text, bytes → binary.
+
+        Raises:
+            NotConnected: there is no open connection.
+            TypeError: ``message`` is of another type.
+        """
+        ws = self._ws
+        if ws is None or self._supervisor.state is not State.CONNECTED:
+            raise NotConnected(f"not connected (state {self.state.name}): message not sent")
+        await self._send_on(ws, message)
+
+    async def _send_on(self, ws: ClientConnection, message: Frame) -> None:
+        if isinstance(message, (str, bytes)):
+            data: str | bytes = message
+        elif isinstance(message, (Mapping, list, tuple)):
+            data = self._encoder(message)
+        else:
+            raise TypeError(
+                f"cannot send {type(message).__name__}: give a dict, list, str or bytes"
+            )
+        try:
+            await ws.send(data)
+        except ConnectionClosed as exc:
+            raise NotConnected(f"connection closed while sending: {exc}") from exc
+        self._counters.messages_sent += 1
+
+    async def subscribe(self, *channels: str) -> None:
+        """Add channels to the subscription set; subscribe now if connected.
+
+        The set is restored on every reconnect.
+        """
+        new = [c for c in cfg.check_channels("channels", channels) if c not in self._subscriptions]
+        self._subscriptions.update(dict.fromkeys(new))
+        ws = self._ws
+        if new and ws is not None and self._supervisor.state is State.CONNECTED:
+            for frame in self.protocol.subscribe(new):
+                await self._send_on(ws, frame)
+
+    async def unsubscribe(self, *channels: str) -> None:
+        """Remove channels from the subscription set; unsubscribe now if connected."""
+        gone = [c for c in cfg.check_channels("channels", channels) if c in self._subscriptions]
+        for channel in gone:
+            del self._subscriptions[channel]
+        ws = self._ws
+        if gone and ws is not None and self._supervisor.state is State.CONNECTED:
+            for frame in self.protocol.unsubscribe(gone):
+                await self._send_on(ws, frame)
+
+    # -- streams -------------------------------------------------------------------------
+
+    def stream(self, event: str = MESSAGE, *, maxsize: int = 1000) -> AsyncIterator[Any]:
+        """An async iterator over one event's payloads.
+
+        Each call gets its own queue of ``maxsize`` (fan-out to every consumer);
+        it follows the connection's ``overflow`` mode (``block`` makes the
+        dispatcher wait for the consumer) and ends when the connection is closed.
+
+        Example::
+
+            async for trade in ws.stream("message:trades"):
+                ...
+        """
+        if not isinstance(event, str) or not event:
+            raise ConfigError("event", event, "must be an event name")
+        cfg.check_positive_int("maxsize", maxsize)
+        return self._stream(event, maxsize)
+
+    async def _stream(self, event: str, maxsize: int) -> AsyncIterator[Any]:
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+        block = self._overflow == "block"
+
+        async def put(payload: Any) -> None:
+            if block:
+                await queue.put(payload)
+            elif queue.full():
+                if self._overflow == "drop_oldest":
+                    queue.get_nowait()
+                    queue.put_nowait(payload)
+                self._counters.messages_dropped += 1
+                self._last_dropped_channel = event
+                self._dropped_unreported += 1
+                self._schedule_report(dropped=True)
+            else:
+                queue.put_nowait(payload)
+
+        def end(_payload: Any) -> None:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait(_STREAM_END)
+            if queue.full():
+                # Make room for the end marker: the stream is over anyway.
+                queue.get_nowait()
+                queue.put_nowait(_STREAM_END)
+
+        self.on(event, put)
+        if event != CLOSED:
+            self.on(CLOSED, end)
+        try:
+            if self._supervisor.state is State.CLOSED:
+                return
+            while True:
+                item = await queue.get()
+                if item is _STREAM_END:
+                    return
+                yield item
+                if event == CLOSED:
+                    return
+        finally:
+            self.remove_listener(event, put)
+            self.remove_listener(CLOSED, end)
+
+    # -- the runner --------------------------------------------------------------------
+
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._first_connect = loop.create_future()
+        self._done = loop.create_future()
+        self._supervisor.start()
+        self._dispatcher = loop.create_task(self._dispatch_forever(), name="wsevents-dispatch")
+        self._runner = loop.create_task(self._run_lifecycle(), name="wsevents-runner")
+        self._ticker = loop.create_task(self._tick_forever(), name="wsevents-ticker")
+
+    def _changed(self) -> None:
+        self._state_changed.set()
+
+    async def _run_lifecycle(self) -> None:
+        sup = self._supervisor
+        try:
+            while True:
+                if self._closing:
+                    break
+                self._counters.connect_attempts += 1
+                outcome = await self._attempt()
+                if isinstance(outcome, Failure):
+                    self._counters.failed_attempts += 1
+                    decision: Retry | Pause | Stop = sup.connect_failed(self._clock(), outcome)
+                    logger.info(
+                        "%s: connection attempt %d failed: %s",
+                        self._masked_url,
+                        sup.attempt,
+                        outcome.error,
+                    )
+                else:
+                    loss = await self._serve(outcome)
+                    event, decision = sup.lost(self._clock(), loss)
+                    self._count_disconnect(event.proactive)
+                    self._put_lifecycle(DISCONNECT, event)
+                    self._changed()
+                    logger.info(
+                        "%s: disconnected (%s, code %s) %s",
+                        self._masked_url,
+                        event.reason.value,
+                        event.code,
+                        event.reason_text,
+                    )
+                if not await self._carry_out(decision):
+                    break
+        except Exception as exc:
+            logger.exception("%s: internal error in the connection loop", self._masked_url)
+            self._fatal = exc
+            self._put_lifecycle(CLOSED, Closed(reason="internal error", error=exc))
+        finally:
+            self._ws = None
+            if not self._closing:
+                # Ended by itself (fatal error, clean close): tear down the rest.
+                self._closing = True
+                sup.closing()
+                asyncio.get_running_loop().create_task(
+                    self._stop_tasks(self._clock() + self._close_timeout),
+                    name="wsevents-teardown",
+                ).add_done_callback(_log_task_error)
+            self._changed()
+
+    async def _carry_out(self, decision: Retry | Pause | Stop) -> bool:
+        """Do what the supervisor decided; False when the connection is over."""
+        sup = self._supervisor
+        while True:
+            if self._closing and not isinstance(decision, Stop):
+                decision = Stop(Closed(reason="close() called"))
+            if isinstance(decision, Stop):
+                self._finish(decision)
+                return False
+            self._changed()
+            if isinstance(decision, Retry):
+                self._put_lifecycle(RECONNECTING, decision.event)
+                woken = await self._sleep(decision.delay)
+            else:
+                woken = await self._sleep(None)
+            pending, self._pending = self._pending, None
+            if self._closing:
+                continue
+            if woken and pending is not None:
+                decision = pending
+                continue
+            if isinstance(decision, Pause):
+                continue  # spurious wake-up: keep waiting
+            sup.attempting()
+            self._changed()
+            return True
+
+    def _finish(self, stop: Stop) -> None:
+        self._closed_emitted = True
+        event = stop.event
+        if event.error is not None:
+            self._fatal = event.error
+            logger.error("%s: closed: %s", self._masked_url, event.reason)
+        self._put_lifecycle(CLOSED, event)
+        if self._first_connect is not None and not self._first_connect.done():
+            error = event.error or WSEventsError(f"connection closed: {event.reason}")
+            self._first_connect.set_exception(error)
+            self._first_connect.exception()
+
+    async def _sleep(self, delay: float | None) -> bool:
+        """Wait ``delay`` seconds (None: until woken); True when woken early."""
+        wake = self._wake_runner
+        if wake.is_set():
+            wake.clear()
+            return True
+        if delay is not None and delay <= 0:
+            return False
+        try:
+            if delay is None:
+                await wake.wait()
+            else:
+                await asyncio.wait_for(wake.wait(), delay)
+        except (TimeoutError, asyncio.TimeoutError):
+            return False
+        wake.clear()
+        return True
+
+    async def _attempt(self) -> ClientConnection | Failure:
+        """One connection attempt, subscriptions included."""
+        try:
+            headers = self._resolve_headers()
+            kwargs: dict[str, Any] = {
+                "additional_headers": headers,
+                "open_timeout": self._open_timeout,
+                "ping_interval": self._ping_interval,
+                "ping_timeout": self._ping_timeout,
+                "close_timeout": self._close_timeout,
+                "max_size": self._max_size,
+            }
+            if self._ssl is not None:
+                kwargs["ssl"] = self._ssl
+            if self._user_agent is not None:
+                kwargs["user_agent_header"] = self._user_agent
+            ws = await ws_connect(self.url, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to a Failure in one place
+            return self._failure(exc)
+        self._initiated = None
+        try:
+            frames = self.protocol.subscribe(list(self._subscriptions))
+            for frame in frames:
+                await self._send_on(ws, frame)
+        except (NotConnected, OSError) as exc:
+            await _abort(ws, self._close_timeout)
+            return Failure(error=ConnectError(f"connection lost while subscribing: {exc}"))
+        self._ws = ws
+        self._counters.connects += 1
+        if self._supervisor.ever_connected:
+            self._counters.reconnects += 1
+        now = self._clock()
+        self._counters.connected_since = now
+        self._counters.last_message_at = now
+        self._seen_received = self._counters.messages_received
+        event = self._supervisor.connected(now, url=self._masked_url)
+        self._put_lifecycle(CONNECT, event)
+        logger.info("%s: connected (attempt %d)", self._masked_url, event.attempt)
+        if self._first_connect is not None and not self._first_connect.done():
+            self._first_connect.set_result(None)
+        self._changed()
+        return ws
+
+    def _resolve_headers(self) -> Mapping[str, str] | None:
+        headers = self._headers
+        if headers is None or not callable(headers):
+            return headers
+        try:
+            value = headers()
+        except Exception as exc:
+            raise ConnectError(f"the headers callable raised {exc!r}") from exc
+        return cfg.validate_header_mapping(value, name="headers()")
+
+    def _failure(self, exc: Exception) -> Failure:
+        """Map what ``websockets.connect`` raised to a :class:`Failure` (one place)."""
+        if isinstance(exc, InvalidStatus):
+            response = exc.response
+            resp_headers = {k: v for k, v in response.headers.raw_items()}
+            body = response.body.decode("utf-8", "replace") if response.body else ""
+            rejected = HandshakeRejected(response.status_code, resp_headers, body)
+            rejected.__cause__ = exc
+            return Failure(
+                error=rejected,
+                kind="status",
+                status=response.status_code,
+                retry_after=parse_retry_after(
+                    response.headers.get("Retry-After"), now_epoch=time.time()
+                ),
+            )
+        if isinstance(exc, _ssl.SSLError):
+            return Failure(error=_chain(ConnectError(f"TLS failure: {exc}"), exc), kind="tls")
+        if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+            return Failure(
+                error=_chain(ConnectError(f"opening handshake timed out: {exc}"), exc),
+                kind="timeout",
+            )
+        if isinstance(exc, OSError):
+            return Failure(error=_chain(ConnectError(f"cannot connect: {exc}"), exc))
+        if isinstance(exc, InvalidMessage):
+            return Failure(error=_chain(ConnectError(f"invalid handshake: {exc}"), exc))
+        if isinstance(exc, (InvalidHandshake, InvalidURI)):
+            return Failure(
+                error=_chain(ConnectError(f"handshake failed: {exc}"), exc), kind="invalid"
+            )
+        if isinstance(exc, (ConnectError, ConfigError)):
+            return Failure(error=exc, kind="invalid" if isinstance(exc, ConfigError) else "network")
+        return Failure(error=_chain(ConnectError(f"cannot connect: {exc!r}"), exc), kind="invalid")
+
+    async def _serve(self, ws: ClientConnection) -> Loss:
+        """The reader: read, decode, route and queue frames until the connection ends."""
+        recv = ws.recv
+        decode = self.protocol.decode
+        names = self._names
+        queue = self._queue
+        append = queue.append
+        bound = self._queue_size
+        counters = self._counters
+        try:
+            while True:
+                frame = await recv()
+                counters.messages_received += 1
+                try:
+                    channel, message = decode(frame)
+                except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+                    self._bad_frame(exc, frame)
+                    continue
+                name = names.get(channel)
+                if name is None:
+                    name = self._name_for(channel, message)
+                    if name is None:
+                        await self._reply(ws, message)
+                        continue
+                if len(queue) - self._lifecycle_queued < bound:
+                    append((name, message))
+                    if self._idle is not None:
+                        self._wake()
+                else:
+                    wait = self._put_message_slow(name, message)
+                    while wait is not None:
+                        await wait
+                        if self._closing:
+                            return Loss(reason=DisconnectReason.SHUTDOWN)
+                        if len(queue) - self._lifecycle_queued < bound:
+                            append((name, message))
+                            self._wake()
+                            break
+                        wait = self._put_message_slow(name, message)
+        except ConnectionClosed as exc:
+            rcvd, sent = exc.rcvd, exc.sent
+            initiated, self._initiated = self._initiated, None
+            return classify_close(
+                rcvd_code=None if rcvd is None else rcvd.code,
+                rcvd_reason="" if rcvd is None else rcvd.reason,
+                sent_code=None if sent is None else sent.code,
+                sent_reason="" if sent is None else sent.reason,
+                rcvd_then_sent=exc.rcvd_then_sent,
+                initiated=initiated,
+            )
+        finally:
+            self._ws = None
+            self._counters.connected_since = None
+            if ws.state is not websockets.State.CLOSED:
+                await _abort(ws, self._close_timeout)
+
+    def _name_for(self, channel: str | None, message: Any) -> str | None:
+        """The event name of a channel (memoised), or None for a consumed frame."""
+        if channel == CONSUMED:
+            return None
+        assert channel is not None
+        name = self._names[channel] = MESSAGE_PREFIX + channel
+        return name
+
+    async def _reply(self, ws: ClientConnection, message: Any) -> None:
+        answer = self.protocol.reply(message)
+        if answer is not None:
+            with contextlib.suppress(NotConnected):
+                await self._send_on(ws, answer)
+
+    def _bad_frame(self, exc: Exception, frame: str | bytes) -> None:
+        self._counters.decode_errors += 1
+        if not isinstance(exc, FrameError):
+            exc = _chain(FrameError(f"the protocol could not decode a frame ({exc!r})", frame), exc)
+        self._report_error_sync(exc)
+
+    def _count_disconnect(self, proactive: bool) -> None:
+        counters = self._counters
+        counters.disconnects += 1
+        if proactive:
+            counters.proactive_disconnects += 1
+        else:
+            counters.reactive_disconnects += 1
+
+    # -- the ticker ----------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        sup = self._supervisor
+        while True:
+            now = self._clock()
+            await asyncio.sleep(max(0.0, sup.wake_at(now, self.check_interval) - now))
+            now = self._clock()
+            counters = self._counters
+            if counters.messages_received != self._seen_received:
+                self._seen_received = counters.messages_received
+                counters.last_message_at = now
+            if sup.state is State.CONNECTED and self._stale_after is not None:
+                last = counters.last_message_at
+                if last is not None and now - last >= self._stale_after:
+                    logger.warning(
+                        "%s: no data for %.1f s: replacing the connection",
+                        self._masked_url,
+                        now - last,
+                    )
+                    await self._disconnect(DisconnectReason.STALE)
+                    continue
+            if sup.should_disconnect is None and sup.should_reconnect is None and (
+                sup.resume_at is None
+            ):
+                continue
+            decision = sup.tick(self._context(now))
+            if isinstance(decision, Disconnect):
+                logger.info("%s: disconnecting: policy", self._masked_url)
+                await self._disconnect(decision.reason)
+            elif isinstance(decision, Retry):
+                self._pending = decision
+                self._wake_runner.set()
+            elif isinstance(decision, PolicyFailed):
+                self._report_error_sync(decision.error)
+
+    def _context(self, now: float) -> PolicyContext:
+        sup = self._supervisor
+        counters = self._counters
+        since = counters.connected_since
+        return PolicyContext(
+            now=self._utc_now(),
+            monotonic=now,
+            state=sup.state,
+            connected_since=since,
+            uptime=None if since is None else now - since,
+            last_message_at=counters.last_message_at,
+            paused_since=sup.paused_since,
+            stats=self.stats,
+        )
+
+    # -- the error event --------------------------------------------------------------
+
+    def _report_error_sync(self, exc: Exception) -> None:
+        logger.debug("%s: error event: %r", self._masked_url, exc)
+        super()._report_error_sync(exc)
+
+
+def _num(value: float | None) -> float:
+    assert value is not None
+    return value
+
+
+def _utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def _chain(error: Exception, cause: BaseException) -> Any:
+    error.__cause__ = cause
+    return error
+
+
+async def _abort(ws: ClientConnection, timeout: float) -> None:
+    """Close ``ws`` within ``timeout``, aborting the TCP connection if needed."""
+    with contextlib.suppress(TimeoutError, asyncio.TimeoutError, OSError, ConnectionClosed):
+        await asyncio.wait_for(ws.close(), timeout)
+    if ws.state is not websockets.State.CLOSED:
+        ws.transport.abort()
+
+
+async def _bounded(task: asyncio.Task[Any], timeout: float) -> None:
+    """Wait for ``task`` at most ``timeout`` seconds, then cancel it and wait for that."""
+    if task.done():
+        return
+    if timeout > 0:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if done:
+            return
+    task.cancel()
+    await asyncio.wait({task}, timeout=1.0)
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("wsevents teardown failed", exc_info=task.exception())
+

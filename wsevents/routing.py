@@ -1,0 +1,226 @@
+"""Protocols: how frames map to channels, and channels to subscribe frames.
+
+A :class:`Protocol` is the small adapter between a server's wire format and
+wsevents' events.  It answers three questions:
+
+* :meth:`Protocol.decode`: which channel does this frame belong to, and what
+  is the decoded message?  The message is emitted as ``message`` and
+  ``message:<channel>``.  A protocol returns the channel :data:`CONSUMED` for
+  frames that are protocol traffic (acknowledgements, heartbeats), which are
+  answered through :meth:`Protocol.reply` and not delivered.
+* :meth:`Protocol.subscribe` / :meth:`Protocol.unsubscribe`: which frames
+  ask the server for a set of channels?
+* :meth:`Protocol.reply`: what to answer to a consumed frame (an
+  application-level ``pong``), if anything.
+
+Exchange adapters subclass :class:`Protocol` (or :class:`JsonProtocol`) and
+override what differs.  Protocols are frozen attrs classes: one instance can be
+shared by many connections.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Literal, TypeAlias
+
+import attrs
+
+from .exceptions import ConfigError, FrameError
+
+
+__all__ = [
+    "CONSUMED",
+    "Decoder",
+    "Frame",
+    "JsonProtocol",
+    "Protocol",
+    "resolve_decoder",
+]
+
+#: A frame to send: dict/list → JSON text, str → text frame, bytes → binary frame.
+Frame: TypeAlias = "Mapping[str, Any] | Sequence[Any] | str | bytes"
+#: A callable turning a frame's payload into a Python object.
+Decoder: TypeAlias = Callable[[str | bytes], Any]
+
+#: The channel a protocol returns for frames it consumes itself (acks, heartbeats).
+CONSUMED: Final = "\x00consumed"
+
+
+class Protocol:
+    """Base class of protocols.  Subclasses override :meth:`decode` at least.
+
+    .. versionadded:: 0.1
+    """
+
+    def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
+        """Decode one frame into ``(channel, message)``.
+
+        ``channel`` is ``None`` for a message that belongs to no channel (it is
+        emitted as ``message`` only), or :data:`CONSUMED` for protocol traffic.
+
+        Raises:
+            FrameError: the frame cannot be decoded; it becomes an ``error`` event.
+        """
+        raise NotImplementedError
+
+    def subscribe(self, channels: Sequence[str]) -> list[Frame]:
+        """Frames that subscribe to ``channels`` (empty: the protocol has no such thing)."""
+        return []
+
+    def unsubscribe(self, channels: Sequence[str]) -> list[Frame]:
+        """Frames that unsubscribe from ``channels``."""
+        return []
+
+    def reply(self, message: Any) -> Frame | None:
+        """The answer to a consumed frame (for example an application ``pong``), or None."""
+        return None
+
+    def with_decoder(self, decoder: Decoder) -> Protocol:
+        """A copy of this protocol decoding with ``decoder`` (used by ``Connection(decoder=)``)."""
+        return self
+
+
+def _default_subscribe(op: str) -> Callable[[Sequence[str]], Frame]:
+    def frame(channels: Sequence[str]) -> Frame:
+        return {"op": op, "channels": list(channels)}
+
+    return frame
+
+
+def _check_channel_key(_inst: object, _attr: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not value or any(not part for part in value.split(".")):
+        raise ConfigError("channel_key", value, "must be a non-empty key, or a dotted path")
+
+
+@attrs.frozen(kw_only=True)
+class JsonProtocol(Protocol):
+    """JSON text frames whose channel is one key of the top-level object.
+
+    Args:
+        channel_key: the key holding the channel name; a dotted path
+            (``"arg.channel"``) looks into nested objects.
+        subscribe_frame: builds the subscribe frame from a list of channels;
+            default ``{"op": "subscribe", "channels": [...]}``.
+        unsubscribe_frame: likewise; default ``{"op": "unsubscribe", ...}``.
+        ignore: values of ``channel_key`` (or of ``"type"``/``"op"`` in
+            ``heartbeat``) that are protocol traffic, consumed and not delivered.
+        heartbeat: a pair ``(ping, pong)``: a frame equal to the ``ping``
+            object is consumed and answered with ``pong``.
+        unrouted: what to do with a message that has no channel:
+            ``"message"`` delivers it on ``message`` only, ``"error"`` turns it
+            into an ``error`` event.
+        binary: what to do with binary frames: ``"decode"`` (decode them as
+            UTF-8 JSON) or ``"error"`` (an ``error`` event: text was expected).
+        decoder: the JSON decoder (``json.loads``, ``orjson.loads``, ...).
+
+    .. versionadded:: 0.1
+    """
+
+    channel_key: str = attrs.field(default="channel", validator=_check_channel_key)
+    subscribe_frame: Callable[[Sequence[str]], Frame] = attrs.field(
+        factory=lambda: _default_subscribe("subscribe")
+    )
+    unsubscribe_frame: Callable[[Sequence[str]], Frame] = attrs.field(
+        factory=lambda: _default_subscribe("unsubscribe")
+    )
+    heartbeat: tuple[Any, Any] | None = None
+    unrouted: Literal["message", "error"] = attrs.field(default="message")
+    binary: Literal["decode", "error"] = attrs.field(default="decode")
+    decoder: Decoder = attrs.field(default=json.loads, repr=False)
+    _path: tuple[str, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    @unrouted.validator
+    def _check_unrouted(self, _attr: attrs.Attribute[str], value: str) -> None:
+        if value not in ("message", "error"):
+            raise ConfigError("unrouted", value, "must be 'message' or 'error'")
+
+    @binary.validator
+    def _check_binary(self, _attr: attrs.Attribute[str], value: str) -> None:
+        if value not in ("decode", "error"):
+            raise ConfigError("binary", value, "must be 'decode' or 'error'")
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("subscribe_frame", "unsubscribe_frame", "decoder"):
+            if not callable(getattr(self, name)):
+                raise ConfigError(name, getattr(self, name), "must be callable")
+        object.__setattr__(self, "_path", tuple(self.channel_key.split(".")))
+
+    def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
+        """Decode a JSON frame and find its channel under ``channel_key``."""
+        if frame.__class__ is bytes and self.binary == "error":
+            raise FrameError("binary frame received where JSON text was expected", frame)
+        try:
+            message = self.decoder(frame)
+        except ValueError as exc:  # JSONDecodeError (json, orjson), UnicodeDecodeError
+            raise FrameError(f"frame is not valid JSON ({exc})", frame) from exc
+        if self.heartbeat is not None and message == self.heartbeat[0]:
+            return CONSUMED, message
+        path = self._path
+        channel: Any = message
+        for key in path:
+            if channel.__class__ is not dict:
+                channel = None
+                break
+            channel = channel.get(key)
+        if channel is None or channel.__class__ is not str:
+            if channel is not None:
+                channel = str(channel)
+            elif self.unrouted == "error":
+                raise FrameError(f"message has no {self.channel_key!r} channel", frame)
+        return channel, message
+
+    def subscribe(self, channels: Sequence[str]) -> list[Frame]:
+        """One subscribe frame for all ``channels``."""
+        return [self.subscribe_frame(list(channels))] if channels else []
+
+    def unsubscribe(self, channels: Sequence[str]) -> list[Frame]:
+        """One unsubscribe frame for all ``channels``."""
+        return [self.unsubscribe_frame(list(channels))] if channels else []
+
+    def reply(self, message: Any) -> Frame | None:
+        """The ``pong`` of ``heartbeat`` for a consumed ``ping``."""
+        if self.heartbeat is not None and message == self.heartbeat[0]:
+            pong: Frame = self.heartbeat[1]
+            return pong
+        return None
+
+    def with_decoder(self, decoder: Decoder) -> JsonProtocol:
+        """A copy decoding with ``decoder``."""
+        return attrs.evolve(self, decoder=decoder)
+
+
+def resolve_decoder(decoder: Decoder | str | None) -> Decoder | None:
+    """Turn the ``decoder`` option into a callable.
+
+    Accepts a callable, None (the protocol's own, stdlib ``json`` by default),
+    or one of the names ``"json"``, ``"orjson"``, ``"msgspec"``.
+
+    Raises:
+        ConfigError: unknown name, a decoder that is not installed, or not callable.
+    """
+    if decoder is None:
+        return None
+    if isinstance(decoder, str):
+        if decoder == "json":
+            return json.loads
+        if decoder == "orjson":
+            try:
+                import orjson
+            except ImportError as exc:
+                raise ConfigError(
+                    "decoder", decoder, "orjson is not installed (pip install 'wsevents[fast]')"
+                ) from exc
+            loads: Decoder = orjson.loads
+            return loads
+        if decoder == "msgspec":
+            try:
+                import msgspec.json
+            except ImportError as exc:
+                raise ConfigError("decoder", decoder, "msgspec is not installed") from exc
+            msgspec_loads: Decoder = msgspec.json.Decoder().decode
+            return msgspec_loads
+        raise ConfigError("decoder", decoder, "must be a callable or 'json', 'orjson', 'msgspec'")
+    if not callable(decoder):
+        raise ConfigError("decoder", decoder, "must be a callable str | bytes -> object")
+    return decoder

@@ -359,9 +359,9 @@ class Supervisor:
 
         Returns :class:`Disconnect` when a connection is up (its loss comes back
         through :meth:`lost`), :class:`Pause` when no connection is up (a pending
-        reconnect is cancelled), None when closing.
+        reconnect is cancelled), None before :meth:`start` and when closing.
         """
-        if self.state in (State.CLOSING, State.CLOSED):
+        if self.state in (State.IDLE, State.CLOSING, State.CLOSED):
             return None
         self.resume_at = None if reconnect_after is None else now + reconnect_after
         if self.state is State.CONNECTED:

@@ -37,6 +37,7 @@ import http
 import inspect
 import json
 import logging
+import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -401,6 +402,8 @@ class FakeServer:
         process_request: A ``websockets`` ``process_request`` hook, called
             for handshakes the server does not refuse itself; it may return a
             ``Response`` to answer instead of accepting.
+        ssl: A server-side :class:`ssl.SSLContext`: the server then speaks
+            ``wss://`` (for TLS tests, e.g. with a ``trustme`` certificate).
     """
 
     def __init__(
@@ -419,6 +422,7 @@ class FakeServer:
         open_timeout: float = 5.0,
         compression: str | None = "deflate",
         process_request: _ProcessRequest | None = None,
+        ssl: _ssl.SSLContext | None = None,
     ) -> None:
         _check_positive("ping_interval", ping_interval)
         _check_positive("ping_timeout", ping_timeout)
@@ -448,6 +452,7 @@ class FakeServer:
         self._open_timeout = open_timeout
         self._compression = compression
         self._process_request = process_request
+        self._ssl = ssl
         self._server: Server | None = None
         self._handshakes = 0
         self._history: list[FakeClient] = []
@@ -489,6 +494,7 @@ class FakeServer:
             max_size=self._max_size,
             compression=self._compression,
             logger=_logger,
+            ssl=self._ssl,
         )
         # Remember the bound port so that a restart keeps the same URL.
         self._port = self._server.sockets[0].getsockname()[1]
@@ -555,7 +561,7 @@ class FakeServer:
 
     @property
     def url(self) -> str:
-        """``ws://<host>:<port>/``."""
+        """``ws://<host>:<port>/`` (``wss://`` when the server has an ``ssl`` context)."""
         return self.url_for("/")
 
     def url_for(self, path: str = "/") -> str:
@@ -570,7 +576,8 @@ class FakeServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         if not path.startswith("/"):
             path = "/" + path
-        return f"ws://{host}:{self.port}{path}"
+        scheme = "wss" if self._ssl is not None else "ws"
+        return f"{scheme}://{host}:{self.port}{path}"
 
     @property
     def serving(self) -> bool:

@@ -93,7 +93,9 @@ def test_imports_go_downward(path: Path) -> None:
             )
         if my_layer < 3:
             root = module.split(".")[0]
-            assert root not in FORBIDDEN_BELOW_L3, f"{path.name}:{line} (L{my_layer}) imports {module}"
+            assert root not in FORBIDDEN_BELOW_L3, (
+                f"{path.name}:{line} (L{my_layer}) imports {module}"
+            )
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))

@@ -350,6 +350,29 @@ class Supervisor:
         delay = max(self.backoff.delay(self.step), minimum)
         return event, self._retry(delay, reason, None)
 
+    def handed_over(self, now: float, *, url: str) -> tuple[Connected, Disconnected]:
+        """A make-before-break handover switched connections.
+
+        Returns the payloads of the new connection's ``connect`` and of the
+        old one's ``disconnect`` (reason ``HANDOVER``).  The state stays CONNECTED.
+        """
+        uptime = 0.0 if self.connected_at is None else max(0.0, now - self.connected_at)
+        disconnected = Disconnected(
+            reason=DisconnectReason.HANDOVER,
+            code=1000,
+            reason_text="handover",
+            proactive=True,
+            uptime=uptime,
+        )
+        connected = Connected(url=url, attempt=1, is_reconnect=True, downtime=0.0)
+        self.connected_at = now
+        self.attempt = 0
+        self.step = 0
+        self.failures = 0
+        self.paused_since = None
+        self.resume_at = None
+        return connected, disconnected
+
     # -- proactive control -----------------------------------------------------
 
     def request_disconnect(

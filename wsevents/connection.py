@@ -21,12 +21,14 @@ import contextlib
 import datetime as _dt
 import json
 import logging
+import os
 import ssl as _ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final
 
+import attrs
 import websockets
 from websockets.asyncio.client import ClientConnection, connect as ws_connect
 from websockets.exceptions import (
@@ -39,6 +41,7 @@ from websockets.exceptions import (
 
 from . import _config as cfg
 from ._delivery import Dispatcher
+from ._fileconfig import load_config, options_from_mapping
 from ._stats import Counters, Stats
 from ._supervisor import (
     Disconnect,
@@ -52,16 +55,20 @@ from ._supervisor import (
     classify_close,
     parse_retry_after,
 )
+from ._tracking import Overlap, SequenceOption, SequenceTracker, check_sequence_option
 from .backoff import Backoff, ExponentialBackoff
 from .events import (
     CLOSED,
     CONNECT,
     DISCONNECT,
+    GAP,
+    HANDOVER,
     MESSAGE,
     MESSAGE_PREFIX,
     RECONNECTING,
     Closed,
     DisconnectReason,
+    Handover,
     State,
 )
 from .exceptions import (
@@ -116,6 +123,16 @@ class Connection(Dispatcher):
         should_retry: classifies failed attempts (``Failure -> bool``), to
             override which handshake statuses are retried.
         encoder: serialises dicts and lists given to :meth:`send` (default ``json.dumps``).
+        sequence: ``message -> int | None`` (or a mapping channel → such a
+            callable): sequence numbers to track; a skipped, repeated or
+            out-of-order number emits ``gap`` and a number is never delivered twice.
+        dedup_key: ``message -> hashable`` identifying a message, used to drop
+            the messages both connections deliver during a handover.
+        handover: make planned reconnects (a policy recycle such as
+            :class:`~wsevents.policies.MaxConnectionAge`, :meth:`handover`)
+            make-before-break: open and subscribe the new connection first.
+        handover_timeout: seconds to wait for the new connection's first
+            message before switching anyway.
         clock: monotonic clock (seconds); tests may inject one.
         utc_now: wall clock returning an aware UTC datetime, for policies.
         user_agent: the User-Agent header (None: websockets' default).
@@ -153,6 +170,10 @@ class Connection(Dispatcher):
         decoder: Decoder | str | None = None,
         should_retry: Callable[[Failure], bool] | None = None,
         encoder: Callable[[Any], str] | None = None,
+        sequence: SequenceOption = None,
+        dedup_key: Callable[[Any], Hashable] | None = None,
+        handover: bool = True,
+        handover_timeout: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         utc_now: Callable[[], _dt.datetime] | None = None,
         user_agent: str | None = None,
@@ -215,6 +236,23 @@ class Connection(Dispatcher):
             should_disconnect=as_disconnect_policy(should_disconnect),
             should_reconnect=as_reconnect_policy(should_reconnect),
         )
+        sequence = check_sequence_option(sequence)
+        self._sequences = None if sequence is None else SequenceTracker(sequence)
+        self._dedup_key = cfg.check_callable("dedup_key", dedup_key)
+        self._handover_enabled = cfg.check_bool("handover", handover)
+        self._handover_timeout = _num(
+            cfg.check_number("handover_timeout", handover_timeout, strict=True)
+        )
+        #: True when the reader must call _admit (sequences or a handover overlap)
+        self._tracking = self._sequences is not None
+        self._overlap: Overlap | None = None
+        self._overlap_recording = False
+        self._overlap_started = 0.0
+        self._handover_task: asyncio.Task[None] | None = None
+        self._handover_ready: tuple[ClientConnection, asyncio.Task[None], list[Any]] | None = None
+        self._handed_over = asyncio.Event()
+        self._overlap_resolved = asyncio.Event()
+        self._overlap_timer: asyncio.TimerHandle | None = None
         self._masked_url = cfg.mask_url(self.url)
         # channel -> event name ("message:<channel>"), memoised for the reader
         self._names: dict[str | None, str] = {None: MESSAGE}
@@ -233,6 +271,36 @@ class Connection(Dispatcher):
         self._seen_received = 0
         self._close_lock = asyncio.Lock()
         self._closed_emitted = False
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any] | str | os.PathLike[str], **overrides: Any
+    ) -> Connection:
+        """Build a connection from a configuration table or a TOML file.
+
+        Example (TOML)::
+
+            [wsevents]
+            url = "wss://stream.example.com/ws"
+            subscriptions = ["trades"]
+            protocol = { kind = "json", channel_key = "channel" }
+            backoff = { kind = "exponential", initial = 0.5, maximum = 30 }
+            should_disconnect = { policy = "candle", interval = "4h" }
+
+        Args:
+            config: a mapping, or the path of a TOML file (its ``[wsevents]``
+                table, or the whole file).
+            overrides: keyword options that win over the configuration
+                (objects that a file cannot hold: ``ssl``, ``headers`` callables).
+
+        Raises:
+            ConfigError: a bad value, naming its key path (``should_disconnect.interval``).
+        """
+        if isinstance(config, (str, os.PathLike)):
+            config = load_config(config)
+        url, options = options_from_mapping(config, build_protocol=_protocol_from_config)
+        options.update(overrides)
+        return cls(url, **options)
 
     # -- introspection -------------------------------------------------------------
 
@@ -346,6 +414,7 @@ class Connection(Dispatcher):
             await self._stop_tasks(deadline)
 
     async def _stop_tasks(self, deadline: float) -> None:
+        await self._cancel_handover()
         ticker, self._ticker = self._ticker, None
         if ticker is not None and ticker is not asyncio.current_task():
             ticker.cancel()
@@ -569,7 +638,15 @@ class Connection(Dispatcher):
                         outcome.error,
                     )
                 else:
-                    loss = await self._serve(outcome)
+                    ws = outcome
+                    while True:
+                        loss = await self._serve(ws)
+                        ready = self._handover_ready
+                        if loss.reason is DisconnectReason.HANDOVER and ready is not None:
+                            ws = await self._switch(ready)
+                            continue
+                        await self._cancel_handover()
+                        break
                     event, decision = sup.lost(self._clock(), loss)
                     self._count_disconnect(event.proactive)
                     self._put_lifecycle(DISCONNECT, event)
@@ -658,6 +735,31 @@ class Connection(Dispatcher):
 
     async def _attempt(self) -> ClientConnection | Failure:
         """One connection attempt, subscriptions included."""
+        outcome = await self._open()
+        if isinstance(outcome, Failure):
+            return outcome
+        ws = outcome
+        self._initiated = None
+        self._ws = ws
+        self._counters.connects += 1
+        if self._supervisor.ever_connected:
+            self._counters.reconnects += 1
+        now = self._clock()
+        self._counters.connected_since = now
+        self._counters.last_message_at = now
+        self._seen_received = self._counters.messages_received
+        event = self._supervisor.connected(now, url=self._masked_url)
+        if self._sequences is not None and self._sequences.last:
+            event = attrs.evolve(event, last_sequences=dict(self._sequences.last))
+        self._put_lifecycle(CONNECT, event)
+        logger.info("%s: connected (attempt %d)", self._masked_url, event.attempt)
+        if self._first_connect is not None and not self._first_connect.done():
+            self._first_connect.set_result(None)
+        self._changed()
+        return ws
+
+    async def _open(self) -> ClientConnection | Failure:
+        """Open a WebSocket connection and send the subscriptions."""
         try:
             headers = self._resolve_headers()
             kwargs: dict[str, Any] = {
@@ -677,7 +779,6 @@ class Connection(Dispatcher):
             raise
         except Exception as exc:  # noqa: BLE001 - mapped to a Failure in one place
             return self._failure(exc)
-        self._initiated = None
         try:
             frames = self.protocol.subscribe(list(self._subscriptions))
             for frame in frames:
@@ -685,21 +786,268 @@ class Connection(Dispatcher):
         except (NotConnected, OSError) as exc:
             await _abort(ws, self._close_timeout)
             return Failure(error=ConnectError(f"connection lost while subscribing: {exc}"))
-        self._ws = ws
-        self._counters.connects += 1
-        if self._supervisor.ever_connected:
-            self._counters.reconnects += 1
-        now = self._clock()
-        self._counters.connected_since = now
-        self._counters.last_message_at = now
-        self._seen_received = self._counters.messages_received
-        event = self._supervisor.connected(now, url=self._masked_url)
-        self._put_lifecycle(CONNECT, event)
-        logger.info("%s: connected (attempt %d)", self._masked_url, event.attempt)
-        if self._first_connect is not None and not self._first_connect.done():
-            self._first_connect.set_result(None)
-        self._changed()
+        except BaseException:
+            await _abort(ws, self._close_timeout)
+            raise
         return ws
+
+    # -- sequences, de-duplication and make-before-break handover ----------------------
+
+    def _admit(self, channel: str | None, message: Any) -> bool:
+        """Whether the reader delivers ``message``: sequence and handover checks.
+
+        Only called when sequences are tracked or a handover overlap is open.
+        """
+        overlap = self._overlap
+        seq: int | None = None
+        tracker = self._sequences
+        if tracker is not None:
+            try:
+                seq = tracker.number(channel, message)
+            except Exception as exc:  # noqa: BLE001 - user code: report, deliver anyway
+                error = FrameError(f"sequence function failed: {exc!r}")
+                self._report_error_sync(_chain(error, exc))
+        if overlap is not None:
+            if self._overlap_recording:
+                if seq is None:
+                    try:
+                        overlap.record(message)
+                    except Exception as exc:  # noqa: BLE001 - user code
+                        self._report_error_sync(exc)
+            elif not overlap.switched:
+                if seq is not None and tracker is not None:
+                    duplicate = tracker.is_old(channel, seq)
+                    if duplicate:
+                        overlap.duplicates += 1
+                    else:
+                        overlap.switched = True
+                else:
+                    try:
+                        duplicate = overlap.is_duplicate(message)
+                    except Exception as exc:  # noqa: BLE001 - user code
+                        self._report_error_sync(exc)
+                        duplicate = False
+                        overlap.switched = True
+                if duplicate:
+                    self._counters.duplicates_dropped += 1
+                    return False
+                self._handover_done(overlap)
+        if seq is not None and tracker is not None:
+            deliver, gap = tracker.check(channel, seq)
+            if gap is not None:
+                self._counters.gaps += 1
+                self._put_lifecycle(GAP, gap)
+            if not deliver:
+                self._counters.duplicates_dropped += 1
+                return False
+        return True
+
+    def _handover_done(self, overlap: Overlap) -> None:
+        """The overlap is resolved: the new connection delivered its first new message."""
+        if self._overlap_timer is not None:
+            self._overlap_timer.cancel()
+            self._overlap_timer = None
+        self._overlap = None
+        self._tracking = self._sequences is not None
+        self._put_lifecycle(
+            HANDOVER,
+            Handover(
+                overlap=max(0.0, self._clock() - self._overlap_started),
+                duplicates_dropped=overlap.duplicates,
+            ),
+        )
+        self._overlap_resolved.set()
+
+    def _overlap_expired(self) -> None:
+        """Nothing new arrived within handover_timeout of the switch: stop de-duplicating."""
+        self._overlap_timer = None
+        overlap = self._overlap
+        if overlap is not None and not self._overlap_recording:
+            overlap.switched = True
+            self._handover_done(overlap)
+
+    async def handover(self) -> None:
+        """Replace the connection make-before-break, now; return once switched.
+
+        A new connection is opened and subscribed first; once it delivers (or
+        after ``handover_timeout``), delivery switches to it and the old one is
+        closed (``disconnect`` with reason ``HANDOVER``).  The messages both
+        delivered are dropped from the new one (by ``dedup_key``, by sequence
+        number, or by equality) until its first new message, when the
+        ``handover`` event reports the overlap.  If the new connection cannot be
+        opened, the old one stays in use and the attempt is retried with the
+        backoff.
+
+        Raises:
+            NotConnected: there is no connection to hand over.
+        """
+        if self._supervisor.state is not State.CONNECTED:
+            raise NotConnected(f"nothing to hand over (state {self.state.name})")
+        self._handed_over.clear()
+        self._start_handover()
+        await self._handed_over.wait()
+
+    def _start_handover(self) -> None:
+        if self._handover_task is None or self._handover_task.done():
+            self._handover_task = asyncio.get_running_loop().create_task(
+                self._handover_loop(), name="wsevents-handover"
+            )
+
+    async def _handover_loop(self) -> None:
+        if self._overlap is not None:
+            # The previous handover is still de-duplicating: let it finish first.
+            await self._overlap_resolved.wait()
+        failures = 0
+        while self._supervisor.state is State.CONNECTED and not self._closing:
+            # Record what the old connection delivers from before the new one
+            # exists: the server may send to both before our handshake returns.
+            self._overlap_resolved.clear()
+            self._overlap = Overlap(self._dedup_key)
+            self._overlap_recording = True
+            self._overlap_started = self._clock()
+            self._tracking = True
+            outcome = await self._open()
+            if isinstance(outcome, Failure):
+                self._stop_recording()
+                failures += 1
+                logger.warning(
+                    "%s: handover: new connection failed (%s); keeping the old one",
+                    self._masked_url,
+                    outcome.error,
+                )
+                self._report_error_sync(_as_exception(outcome.error))
+                if not self._supervisor.should_retry(outcome):
+                    return
+                await asyncio.sleep(self._supervisor.backoff.delay(failures + 1))
+                continue
+            new = outcome
+            buffer: list[Any] = []
+            first = asyncio.Event()
+            collector = asyncio.get_running_loop().create_task(
+                self._collect(new, buffer, first), name="wsevents-handover-collect"
+            )
+            waiter = asyncio.ensure_future(first.wait())
+            try:
+                await asyncio.wait(
+                    {collector, waiter},
+                    timeout=self._handover_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+            except asyncio.CancelledError:
+                collector.cancel()
+                await asyncio.wait({collector})
+                await _abort(new, self._close_timeout)
+                raise
+            finally:
+                waiter.cancel()
+            if collector.done():  # the new connection died before it delivered
+                failures += 1
+                self._stop_recording()
+                await _abort(new, self._close_timeout)
+                continue
+            self._handover_ready = (new, collector, buffer)
+            await self._disconnect(DisconnectReason.HANDOVER)
+            return
+
+    def _stop_recording(self) -> None:
+        """A handover attempt failed: the old connection stops recording."""
+        self._overlap = None
+        self._overlap_recording = False
+        self._tracking = self._sequences is not None
+        self._overlap_resolved.set()
+
+    async def _collect(self, ws: ClientConnection, buffer: list[Any], first: asyncio.Event) -> None:
+        """Read the new connection into ``buffer`` until the switch."""
+        decode = self.protocol.decode
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frame = await ws.recv()
+                self._counters.messages_received += 1
+                try:
+                    channel, message = decode(frame)
+                except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+                    self._bad_frame(exc, frame)
+                    continue
+                if channel == CONSUMED:
+                    await self._reply(ws, message)
+                    continue
+                buffer.append((channel, message))
+                first.set()
+
+    async def _switch(
+        self, ready: tuple[ClientConnection, asyncio.Task[None], list[Any]]
+    ) -> ClientConnection:
+        """The old connection is closed: deliver from the new one from now on."""
+        new, collector, buffer = ready
+        self._handover_ready = None
+        collector.cancel()
+        await asyncio.wait({collector})
+        now = self._clock()
+        connected, disconnected = self._supervisor.handed_over(now, url=self._masked_url)
+        counters = self._counters
+        counters.disconnects += 1
+        counters.proactive_disconnects += 1
+        counters.connects += 1
+        counters.reconnects += 1
+        counters.connected_since = now
+        self._put_lifecycle(CONNECT, connected)
+        self._put_lifecycle(DISCONNECT, disconnected)
+        logger.info("%s: handed over to a new connection", self._masked_url)
+        self._ws = new
+        self._overlap_recording = False
+        overlap = self._overlap
+        for channel, message in buffer:
+            if not self._tracking or self._admit(channel, message):
+                name = self._names.get(channel) or self._name_for(channel, message)
+                assert name is not None
+                self._put_message(name, message)
+        if self._overlap is overlap and overlap is not None:
+            if buffer:
+                self._overlap_timer = asyncio.get_running_loop().call_later(
+                    self._handover_timeout, self._overlap_expired
+                )
+            else:
+                # Nothing arrived on the new connection: nothing to de-duplicate.
+                overlap.switched = True
+                self._handover_done(overlap)
+        self._handed_over.set()
+        self._changed()
+        return new
+
+    def _put_message(self, name: str, message: Any) -> None:
+        """Queue one message outside the reader's loop (handover replay)."""
+        if len(self._queue) - self._lifecycle_queued < self._queue_size:
+            self._queue.append((name, message))
+            self._wake()
+        else:
+            # Replaying a handover buffer: never block here, the reader resumes next.
+            overflow = self._overflow
+            if overflow == "block":
+                self._queue.append((name, message))
+                self._wake()
+            else:
+                self._put_message_slow(name, message)
+
+    async def _cancel_handover(self) -> None:
+        """The connection ended otherwise: forget a handover in progress."""
+        task, self._handover_task = self._handover_task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})
+        ready, self._handover_ready = self._handover_ready, None
+        if ready is not None:
+            new, collector, _ = ready
+            collector.cancel()
+            await asyncio.wait({collector})
+            await _abort(new, self._close_timeout)
+        if self._overlap_timer is not None:
+            self._overlap_timer.cancel()
+            self._overlap_timer = None
+        self._overlap = None
+        self._overlap_recording = False
+        self._tracking = self._sequences is not None
+        self._overlap_resolved.set()
+        self._handed_over.set()
 
     def _resolve_headers(self) -> Mapping[str, str] | None:
         headers = self._headers
@@ -770,6 +1118,8 @@ class Connection(Dispatcher):
                     if name is None:
                         await self._reply(ws, message)
                         continue
+                if self._tracking and not self._admit(channel, message):
+                    continue
                 if len(queue) - self._lifecycle_queued < bound:
                     append((name, message))
                     if self._idle is not None:
@@ -856,8 +1206,15 @@ class Connection(Dispatcher):
                 sup.resume_at is None
             ):
                 continue
+            if self._handover_task is not None and not self._handover_task.done():
+                continue  # a handover is under way: the policies wait for it
             decision = sup.tick(self._context(now))
             if isinstance(decision, Disconnect):
+                if self._handover_enabled and sup.paused_since is None and sup.resume_at is None:
+                    # A recycle (MaxConnectionAge & co): make before break.
+                    logger.info("%s: planned reconnect: handover", self._masked_url)
+                    self._start_handover()
+                    continue
                 logger.info("%s: disconnecting: policy", self._masked_url)
                 await self._disconnect(decision.reason)
             elif isinstance(decision, Retry):
@@ -886,6 +1243,31 @@ class Connection(Dispatcher):
     def _report_error_sync(self, exc: Exception) -> None:
         logger.debug("%s: error event: %r", self._masked_url, exc)
         super()._report_error_sync(exc)
+
+
+def _protocol_from_config(table: dict[str, Any]) -> Protocol:
+    """``{kind = "json", ...}`` or ``{kind = "binance", ...}`` to a protocol."""
+    options = dict(table)
+    kind = options.pop("kind", "json")
+    if kind == "json":
+        try:
+            return JsonProtocol(**options)
+        except TypeError as exc:
+            raise ConfigError("protocol", table, f"bad JsonProtocol options ({exc})") from exc
+    if kind == "binance":
+        from .binance import BinanceProtocol
+
+        try:
+            return BinanceProtocol(**options)
+        except TypeError as exc:
+            raise ConfigError("protocol", table, f"bad BinanceProtocol options ({exc})") from exc
+    raise ConfigError("protocol.kind", kind, "must be 'json' or 'binance'")
+
+
+def _as_exception(error: BaseException) -> Exception:
+    if isinstance(error, Exception):
+        return error
+    return ConnectError(repr(error))  # pragma: no cover - Failure errors are Exceptions
 
 
 def _num(value: float | None) -> float:

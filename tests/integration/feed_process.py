@@ -30,7 +30,7 @@ async def stream(connection: ServerConnection) -> None:
 async def main(port: int) -> None:
     async with serve(stream, "127.0.0.1", port, ping_interval=None) as server:
         bound = server.sockets[0].getsockname()[1]
-        print(f"PORT {bound}", flush=True)
+        print(f"PORT {bound}", flush=True)  # noqa: T201 - the parent reads the port
         await asyncio.Future()
 
 

@@ -8,6 +8,7 @@ payloads and the timing of the attempts.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import signal
@@ -58,8 +59,8 @@ async def test_accept_then_close_backs_off_without_a_storm(
     delays = [r.delay for r in rec.of("reconnecting")[:6]]
     assert delays == [0.05, 0.1, 0.2, 0.4, 0.4, 0.4]
     assert all(r.attempt == 1 for r in rec.of("reconnecting"))  # each after a connection
-    gaps = [b[0] - a[0] for a, b in zip(connects, connects[1:])]
-    for gap, delay in zip(gaps, delays):
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(connects)]
+    for gap, delay in zip(gaps[:5], delays[:5], strict=True):
         assert gap >= delay * 0.9
     assert server.handshakes <= 7
     first = rec.of("disconnect")[0]
@@ -421,7 +422,7 @@ async def test_secrets_are_masked_in_logs_and_payloads(
     assert server.requests[0].path == "/ws?listenKey=SECRETKEY&symbol=btc"
 
 
-# -- a server in another process: SIGKILL, SIGSTOP, restart on the same port ------------------------
+# -- a server in another process: SIGKILL, SIGSTOP, restart on the same port --------
 
 
 class FeedProcess:
@@ -497,8 +498,8 @@ def contiguous_runs(values: list[int]) -> list[list[int]]:
 async def test_server_killed_and_restarted_on_the_same_port(
     feed: FeedProcess, make_connection: Make
 ) -> None:
-    """SIGKILL: NETWORK_ERROR, failed attempts while down, back when restarted; block mode
-    delivers every message that reached the client, in order."""
+    """SIGKILL: NETWORK_ERROR, failed attempts while down, back when restarted;
+    block mode delivers every message that reached the client, in order."""
     ws = make_connection(feed.url, overflow="block", queue_size=100)
     got: list[int] = []
     rec = Recorder(ws, "disconnect", "connect", "reconnecting")

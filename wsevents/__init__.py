@@ -12,8 +12,19 @@ from ._fileconfig import load_config
 from ._stats import Stats
 from ._version import __version__
 from .backoff import Backoff, ExponentialBackoff, FixedDelay, Immediate
+from .binance import BinanceProtocol
 from .connection import Connection
 from .events import (
+    CLOSED,
+    CONNECT,
+    DISCONNECT,
+    ERROR,
+    GAP,
+    HANDOVER,
+    MESSAGE,
+    MESSAGE_PREFIX,
+    QUEUE_FULL,
+    RECONNECTING,
     Closed,
     Connected,
     Disconnected,
@@ -35,21 +46,34 @@ from .exceptions import (
     WSEventsError,
 )
 from .policies import PolicyContext
-from .routing import CONSUMED, JsonProtocol, Protocol
+from .routing import CONSUMED, Decoder, Frame, JsonProtocol, Protocol
 
 
 __all__ = [
+    "CLOSED",
+    "CONNECT",
     "CONSUMED",
+    "DISCONNECT",
+    "ERROR",
+    "GAP",
+    "HANDOVER",
+    "MESSAGE",
+    "MESSAGE_PREFIX",
+    "QUEUE_FULL",
+    "RECONNECTING",
     "Backoff",
+    "BinanceProtocol",
     "Closed",
     "ConfigError",
     "ConnectError",
     "Connected",
     "Connection",
+    "Decoder",
     "DisconnectReason",
     "Disconnected",
     "ExponentialBackoff",
     "FixedDelay",
+    "Frame",
     "FrameError",
     "Gap",
     "Handover",

@@ -35,7 +35,6 @@ __all__ = [
     "Frame",
     "JsonProtocol",
     "Protocol",
-    "resolve_decoder",
 ]
 
 #: A frame to send: dict/list → JSON text, str → text frame, bytes → binary frame.

@@ -271,6 +271,7 @@ class Connection(Dispatcher):
         self._seen_received = 0
         self._close_lock = asyncio.Lock()
         self._closed_emitted = False
+        self._teardown: asyncio.Task[None] | None = None
 
     @classmethod
     def from_config(
@@ -389,6 +390,10 @@ class Connection(Dispatcher):
         counted in ``stats.messages_dropped``.  Idempotent.
         """
         async with self._close_lock:
+            teardown = self._teardown
+            if teardown is not None and teardown is not asyncio.current_task():
+                # The connection is already ending by itself: wait for that.
+                await asyncio.wait({teardown}, timeout=self._close_timeout + _CLOSE_MARGIN)
             if self._supervisor.state is State.CLOSED:
                 return
             deadline = self._clock() + self._close_timeout + _CLOSE_MARGIN
@@ -670,10 +675,11 @@ class Connection(Dispatcher):
                 # Ended by itself (fatal error, clean close): tear down the rest.
                 self._closing = True
                 sup.closing()
-                asyncio.get_running_loop().create_task(
+                self._teardown = asyncio.get_running_loop().create_task(
                     self._stop_tasks(self._clock() + self._close_timeout),
                     name="wsevents-teardown",
-                ).add_done_callback(_log_task_error)
+                )
+                self._teardown.add_done_callback(_log_task_error)
             self._changed()
 
     async def _carry_out(self, decision: Retry | Pause | Stop) -> bool:

@@ -65,6 +65,8 @@ class Failure:
     status: int | None = None
     #: the server's Retry-After, in seconds from now
     retry_after: float | None = None
+    #: the close code of a server that closed right after accepting the handshake
+    close_code: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -303,7 +305,14 @@ class Supervisor:
         delay = self.backoff.delay(self.step)
         if failure.retry_after is not None:
             delay = max(delay, failure.retry_after)
-        return self._retry(delay, DisconnectReason.NETWORK_ERROR, failure.error)
+        if failure.close_code == 1013:
+            delay = max(delay, self.server_unavailable_delay)
+        reason = (
+            DisconnectReason.NETWORK_ERROR
+            if failure.close_code is None
+            else DisconnectReason.SERVER_CLOSE
+        )
+        return self._retry(delay, reason, failure.error)
 
     # -- established connections ---------------------------------------------
 

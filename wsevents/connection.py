@@ -790,8 +790,12 @@ class Connection(Dispatcher):
             for frame in frames:
                 await self._send_on(ws, frame)
         except (NotConnected, OSError) as exc:
+            rcvd = ws.protocol.close_rcvd
             await _abort(ws, self._close_timeout)
-            return Failure(error=ConnectError(f"connection lost while subscribing: {exc}"))
+            return Failure(
+                error=ConnectError(f"connection lost while subscribing: {exc}"),
+                close_code=None if rcvd is None else rcvd.code,
+            )
         except BaseException:
             await _abort(ws, self._close_timeout)
             raise

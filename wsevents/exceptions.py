@@ -81,7 +81,8 @@ class HandshakeRejected(ConnectError):
         self.status = status
         self.headers: Mapping[str, str] = dict(headers or {})
         self.body = body
-        detail = f": {body[:200]}" if body else ""
+        folded = " ".join(body.split())  # HTML and multi-line bodies on one line
+        detail = f": {folded[:200]}" if folded else ""
         super().__init__(f"server rejected the WebSocket handshake with HTTP {status}{detail}")
 
 

@@ -545,3 +545,16 @@ async def _until(predicate: Callable[[], bool]) -> None:
     """Yield to the loop until ``predicate()`` holds (callers bound it with wait_for)."""
     while not predicate():
         await asyncio.sleep(MS)
+
+
+async def test_1013_right_after_the_handshake_waits_too(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """A 1013 close before the subscriptions could be sent still waits server_unavailable_delay."""
+    server.accept_then_close(code=1013, reason="try again later", count=1)
+    ws = make_connection(server.url, subscriptions=["trades"], server_unavailable_delay=0.3)
+    rec = Recorder(ws, "reconnecting")
+    await ws.connect()
+    first = rec.of("reconnecting")[0]
+    assert first.delay >= 0.3
+    assert first.reason is DisconnectReason.SERVER_CLOSE

@@ -66,3 +66,20 @@ def test_readme_code_blocks_come_from_examples() -> None:
             f"README block not found in examples/:\n{body}"
         )
         assert body in sources, f"README block not found verbatim in examples/:\n{body}"
+
+
+def test_readme_toml_blocks_build_connections() -> None:
+    """Each TOML block of the README is a valid configuration for Connection.from_config."""
+    import wsevents
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        ws = wsevents.Connection.from_config(tomllib.loads(block)["wsevents"])
+        assert ws.state is wsevents.State.IDLE

@@ -554,9 +554,12 @@ class Connection(Dispatcher):
     def stream(self, event: str = MESSAGE, *, maxsize: int = 1000) -> AsyncIterator[Any]:
         """An async iterator over one event's payloads.
 
-        Each call gets its own queue of ``maxsize`` (fan-out to every consumer);
-        it follows the connection's ``overflow`` mode (``block`` makes the
-        dispatcher wait for the consumer) and ends when the connection is closed.
+        It listens from the moment ``stream()`` is called (nothing emitted
+        after that is missed, even before the first ``anext``).  Each call gets
+        its own queue of ``maxsize`` (fan-out to every consumer); it follows the
+        connection's ``overflow`` mode (``block`` makes the dispatcher wait for
+        the consumer, drops are counted and reported by ``queue_full``) and
+        ends when the connection is closed, or on ``aclose()``.
 
         Example::
 
@@ -565,51 +568,9 @@ class Connection(Dispatcher):
         """
         if not isinstance(event, str) or not event:
             raise ConfigError("event", event, "must be an event name")
-        cfg.check_positive_int("maxsize", maxsize)
-        return self._stream(event, maxsize)
-
-    async def _stream(self, event: str, maxsize: int) -> AsyncIterator[Any]:
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
-        block = self._overflow == "block"
-
-        async def put(payload: Any) -> None:
-            if block:
-                await queue.put(payload)
-            elif queue.full():
-                if self._overflow == "drop_oldest":
-                    queue.get_nowait()
-                    queue.put_nowait(payload)
-                self._counters.messages_dropped += 1
-                self._last_dropped_channel = event
-                self._dropped_unreported += 1
-                self._schedule_report(dropped=True)
-            else:
-                queue.put_nowait(payload)
-
-        def end(_payload: Any) -> None:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(_STREAM_END)
-            if queue.full():
-                # Make room for the end marker: the stream is over anyway.
-                queue.get_nowait()
-                queue.put_nowait(_STREAM_END)
-
-        self.on(event, put)
-        if event != CLOSED:
-            self.on(CLOSED, end)
-        try:
-            if self._supervisor.state is State.CLOSED:
-                return
-            while True:
-                item = await queue.get()
-                if item is _STREAM_END:
-                    return
-                yield item
-                if event == CLOSED:
-                    return
-        finally:
-            self.remove_listener(event, put)
-            self.remove_listener(CLOSED, end)
+        size = cfg.check_positive_int("maxsize", maxsize)
+        assert size is not None
+        return _Stream(self, event, size)
 
     # -- the runner --------------------------------------------------------------------
 
@@ -633,9 +594,14 @@ class Connection(Dispatcher):
                     break
                 self._counters.connect_attempts += 1
                 outcome = await self._attempt()
-                if isinstance(outcome, Failure):
+                decision: Retry | Pause | Stop
+                if outcome is None or (isinstance(outcome, Failure) and sup.state is State.PAUSED):
+                    # request_disconnect() while the attempt was in flight: stay paused.
+                    self._pending = None
+                    decision = Pause(sup.resume_at)
+                elif isinstance(outcome, Failure):
                     self._counters.failed_attempts += 1
-                    decision: Retry | Pause | Stop = sup.connect_failed(self._clock(), outcome)
+                    decision = sup.connect_failed(self._clock(), outcome)
                     logger.info(
                         "%s: connection attempt %d failed: %s",
                         self._masked_url,
@@ -739,12 +705,20 @@ class Connection(Dispatcher):
         wake.clear()
         return True
 
-    async def _attempt(self) -> ClientConnection | Failure:
-        """One connection attempt, subscriptions included."""
+    async def _attempt(self) -> ClientConnection | Failure | None:
+        """One connection attempt, subscriptions included; None when paused meanwhile."""
         outcome = await self._open()
         if isinstance(outcome, Failure):
             return outcome
         ws = outcome
+        if self._supervisor.state is State.PAUSED:
+            # request_disconnect() during the handshake: do not keep this connection.
+            await _abort(ws, self._close_timeout)
+            return None
+        # A request_disconnect() then resume() during the handshake left nothing to do.
+        self._pending = None
+        if not self._closing:
+            self._wake_runner.clear()
         self._initiated = None
         self._ws = ws
         self._counters.connects += 1
@@ -1253,6 +1227,69 @@ class Connection(Dispatcher):
     def _report_error_sync(self, exc: Exception) -> None:
         logger.debug("%s: error event: %r", self._masked_url, exc)
         super()._report_error_sync(exc)
+
+
+class _Stream:
+    """The iterator behind :meth:`Connection.stream`: listens from creation."""
+
+    def __init__(self, ws: Connection, event: str, maxsize: int) -> None:
+        self._ws = ws
+        self._event = event
+        self._queue: asyncio.Queue[Any] = asyncio.Queue(maxsize)
+        self._finished = False
+        ws.on(event, self._put)
+        if event != CLOSED:
+            ws.on(CLOSED, self._end)
+        if ws.state is State.CLOSED:
+            self._finish()
+
+    async def _put(self, payload: Any) -> None:
+        ws, queue = self._ws, self._queue
+        if ws._overflow == "block":
+            await queue.put(payload)
+        elif not queue.full():
+            queue.put_nowait(payload)
+        else:
+            if ws._overflow == "drop_oldest":
+                queue.get_nowait()
+                queue.put_nowait(payload)
+            ws._counters.messages_dropped += 1
+            ws._last_dropped_channel = self._event
+            ws._dropped_unreported += 1
+            ws._schedule_report(dropped=True)
+        if self._event == CLOSED:
+            self._end(payload)
+
+    def _end(self, _payload: Any) -> None:
+        self._unlisten()
+        queue = self._queue
+        if queue.full():
+            queue.get_nowait()  # make room for the end marker: the stream is over
+        queue.put_nowait(_STREAM_END)
+
+    def _unlisten(self) -> None:
+        self._ws.remove_listener(self._event, self._put)
+        self._ws.remove_listener(CLOSED, self._end)
+
+    def _finish(self) -> None:
+        self._finished = True
+        self._unlisten()
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._finished:
+            raise StopAsyncIteration
+        item = await self._queue.get()
+        if item is _STREAM_END:
+            self._finish()
+            raise StopAsyncIteration
+        return item
+
+    async def aclose(self) -> None:
+        """Stop listening."""
+        self._finish()
 
 
 def _protocol_from_config(table: dict[str, Any]) -> Protocol:

@@ -522,3 +522,28 @@ async def _until(predicate: Callable[[], bool]) -> None:
     """Yield to the loop until ``predicate()`` holds (callers bound it with wait_for)."""
     while not predicate():
         await asyncio.sleep(MS)
+
+
+async def test_stream_listens_from_creation(server: FakeServer, make_connection: Make) -> None:
+    """A stream created before connect() sees the `connect` event, and aclose() unregisters."""
+    ws = make_connection(server.url)
+    connects = ws.stream("connect")
+    await ws.connect()
+    event = await asyncio.wait_for(connects.__anext__(), 5)
+    assert isinstance(event, wsevents.Connected)
+    assert len(ws.listeners("connect")) == 1
+    await connects.aclose()  # type: ignore[attr-defined]
+    assert ws.listeners("connect") == []
+    with pytest.raises(StopAsyncIteration):
+        await connects.__anext__()
+
+
+async def test_stream_of_closed_ends_after_one(server: FakeServer, make_connection: Make) -> None:
+    """stream("closed") yields the Closed payload once, then ends."""
+    ws = make_connection(server.url)
+    closed = ws.stream("closed")
+    await ws.connect()
+    await ws.close()
+    got = [item async for item in closed]
+    assert len(got) == 1
+    assert isinstance(got[0], wsevents.Closed)

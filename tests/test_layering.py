@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "compat": 5,
     "pytest_plugin": 5,
     "cli": 5,
+    "_demo": 5,
     "__main__": 5,
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from wsevents import cli
+from wsevents import _demo, cli
 from wsevents.testing import FakeServer
 
 
@@ -323,7 +323,8 @@ EVENT_LINE = re.compile(r"^\s*\d+\.\d\ds  (\S+)")
 
 async def test_demo_runs_offline_and_every_event_fires() -> None:
     """`python -m wsevents demo --duration 5`: exits 0 within its time and prints a line
-    for every event of DESIGN.md, plain text (stdout is not a terminal), then a summary."""
+    for every event of DESIGN.md (gap and handover included), plain text (stdout is not
+    a terminal), then a summary."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "wsevents", "demo", "--duration", "5",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -339,13 +340,23 @@ async def test_demo_runs_offline_and_every_event_fires() -> None:
     assert proc.returncode == 0, out + err
     assert "Traceback" not in err
     assert "\x1b[" not in out
-    labels = {m[1] for line in lines(out) if (m := EVENT_LINE.match(line))}
+    in_order = [m[1] for line in lines(out) if (m := EVENT_LINE.match(line))]
+    labels = set(in_order)
     for event in ("connect", "disconnect", "reconnecting", "message", "queue_full", "error",
-                  "closed", "message:trades", "message:candles"):  # fmt: skip
+                  "closed", "message:trades", "message:candles", "gap", "handover"):  # fmt: skip
         assert event in labels, f"no {event!r} line in:\n{out}"
     assert re.search(r"disconnect\s+policy .*proactive", out), out
     assert re.search(r"disconnect\s+server_close 1013", out), out
+    assert re.search(r"gap\s+trades: #\d+ (to #\d+ )?missed \(\d+\), delivering #\d+", out), out
+    assert re.search(r"disconnect\s+handover 1000 \(proactive", out), out
+    assert re.search(r"handover\s+switched after \d+ ms .*, \d+ duplicates? dropped", out), out
+    # make-before-break: the new connection's connect, the old one's disconnect, then handover
+    lifecycle = [label for label in in_order if label in ("connect", "disconnect", "handover")]
+    at = lifecycle.index("handover")
+    assert lifecycle[at - 2 : at] == ["connect", "disconnect"], out
     assert "every event fired" in out
+    for event in _demo.DEMO_EVENTS:
+        assert event in out.split("every event fired:")[1], out
 
 
 def test_demo_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -357,20 +368,20 @@ def test_demo_colour_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
-    assert cli._wants_colour(Terminal(), no_color=False)
-    assert not cli._wants_colour(io.StringIO(), no_color=False)
-    assert not cli._wants_colour(Terminal(), no_color=True)
+    assert _demo._wants_colour(Terminal(), no_color=False)
+    assert not _demo._wants_colour(io.StringIO(), no_color=False)
+    assert not _demo._wants_colour(Terminal(), no_color=True)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli._wants_colour(Terminal(), no_color=False)
+    assert not _demo._wants_colour(Terminal(), no_color=False)
     monkeypatch.delenv("NO_COLOR")
     monkeypatch.setenv("TERM", "dumb")
-    assert not cli._wants_colour(Terminal(), no_color=False)
+    assert not _demo._wants_colour(Terminal(), no_color=False)
 
 
 def test_demo_status_line_is_redrawn_under_event_lines() -> None:
     """On a terminal the status line is erased before an event line and drawn again after."""
     stream = io.StringIO()
-    console = cli._Console(stream, colour=False, live=True)
+    console = _demo._Console(stream, colour=False, live=True)
     console.status("[CONNECTED] 1.0 msg/s")
     console.line("connect", "hello")
     console.end_status()
@@ -382,5 +393,23 @@ def test_demo_status_line_is_redrawn_under_event_lines() -> None:
 
 def test_one_line_folds_white_space() -> None:
     """Error text from servers (HTML bodies, newlines) is shown on one line, shortened."""
-    assert cli._one_line("a\n  b\tc\n") == "a b c"
-    assert cli._one_line("x" * 500, limit=10) == "xxxxxxx..."
+    assert _demo.one_line("a\n  b\tc\n") == "a b c"
+    assert _demo.one_line("x" * 500, limit=10) == "xxxxxxx..."
+
+
+def test_gap_and_handover_descriptions() -> None:
+    """The demo's one-line gap and handover reports."""
+    import wsevents
+
+    assert _demo.describe_gap(wsevents.Gap(channel="t", expected=5, received=9, missing=4)) == (
+        "t: #5 to #8 missed (4), delivering #9"
+    )
+    assert _demo.describe_gap(wsevents.Gap(channel="t", expected=5, received=6, missing=1)) == (
+        "t: #5 missed (1), delivering #6"
+    )
+    assert _demo.describe_gap(wsevents.Gap(channel="t", expected=5, received=3, missing=0)) == (
+        "t: #3 again (expected #5), not delivered twice"
+    )
+    report = wsevents.Handover(overlap=0.1594, duplicates_dropped=1)
+    assert _demo.describe_handover(report).startswith("switched after 159 ms ")
+    assert "1 duplicate dropped" in _demo.describe_handover(report)

@@ -77,3 +77,24 @@ def test_py_typed_ships() -> None:
     from importlib.resources import files
 
     assert files("wsevents").joinpath("py.typed").is_file()
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "wsevents",
+        "wsevents.policies",
+        "wsevents.binance",
+        "wsevents.sync",
+        "wsevents.compat",
+        "wsevents.testing",
+    ],
+)
+def test_readme_api_reference_lists_every_public_name(module: str) -> None:
+    """The README's API reference names every public name of every public module."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    reference = readme.split("## API reference", 1)[1].split("\n## ", 1)[0]
+    missing = [n for n in importlib.import_module(module).__all__ if f"`{n}`" not in reference]
+    assert not missing, f"{module}: not in the README's API reference: {missing}"

@@ -26,6 +26,7 @@ import asyncio
 import inspect
 import logging
 import time
+import types
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
@@ -42,9 +43,13 @@ __all__ = ["Dispatcher"]
 logger = logging.getLogger("wsevents")
 
 _Item = tuple[str, Any]
+_Coroutine: Final = types.CoroutineType
+_isawaitable: Final = inspect.isawaitable
 _NO_HANDLERS: Final[tuple[Callable[..., Any], ...]] = ()
 #: seconds between two ``queue_full`` reports while the queue stays full
 QUEUE_FULL_REPORT_INTERVAL: Final = 1.0
+#: the longest the dispatcher keeps the loop to itself while handlers never yield
+YIELD_INTERVAL: Final = 0.05
 
 
 class _QueueFullMarker:
@@ -111,6 +116,8 @@ class Dispatcher(EventEmitter):
         self._last_report = -QUEUE_FULL_REPORT_INTERVAL
         self._last_dropped_channel: str | None = None
         self._pending_tasks: set[asyncio.Task[Any]] = set()
+        #: the end of delivery once queued: every close path waits for the same one
+        self._barrier: asyncio.Future[None] | None = None
 
     # -- pyee registry hooks: keep the handler cache exact --------------------
 
@@ -251,6 +258,8 @@ class Dispatcher(EventEmitter):
         popleft = queue.popleft
         counters = self._counters
         loop = asyncio.get_running_loop()
+        monotonic = time.monotonic
+        last_yield = monotonic()
         delivered = 0
         try:
             while True:
@@ -259,10 +268,22 @@ class Dispatcher(EventEmitter):
                     delivered = 0
                     self._idle = loop.create_future()
                     await self._idle
+                    last_yield = monotonic()
                     continue
                 name, payload = popleft()
                 if name.__class__ is str:
                     delivered += 1
+                    if not delivered & 15:
+                        # Every 16 messages: sample the queue's depth, and let the
+                        # reader and the socket run if handlers held the loop for
+                        # long (CPU-bound sync handlers never yield by themselves).
+                        depth = len(queue) - self._lifecycle_queued + 1
+                        if depth > counters.queue_peak:
+                            counters.queue_peak = depth
+                        now = monotonic()
+                        if now - last_yield > YIELD_INTERVAL:
+                            await asyncio.sleep(0)
+                            last_yield = monotonic()
                 else:
                     self._lifecycle_queued -= 1
                     if payload is _MARKER:
@@ -282,7 +303,11 @@ class Dispatcher(EventEmitter):
                 for handler in handlers:
                     try:
                         result = handler(payload)
-                        if result is not None and inspect.isawaitable(result):
+                        # A sync handler returns None: no awaitable check at all;
+                        # an async one returns a coroutine: one class check.
+                        if result is not None and (
+                            result.__class__ is _Coroutine or _isawaitable(result)
+                        ):
                             await result
                     except Exception as exc:  # noqa: BLE001 - a handler never kills delivery
                         await self._handler_failed(name, exc)
@@ -318,9 +343,12 @@ class Dispatcher(EventEmitter):
 
     def _put_barrier(self) -> asyncio.Future[None]:
         """Queue the end of delivery; the future is done when the dispatcher reached it."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._put_lifecycle("\x00barrier", _Barrier(future))
-        return future
+        # close() can race the connection's own teardown; a second barrier would
+        # sit behind the first (where the dispatcher stops) and wait out close_timeout.
+        if self._barrier is None:
+            self._barrier = asyncio.get_running_loop().create_future()
+            self._put_lifecycle("\x00barrier", _Barrier(self._barrier))
+        return self._barrier
 
     def _drain_remaining(self) -> int:
         """Forget what is still queued at shutdown; returns the messages left undelivered."""

@@ -26,7 +26,7 @@ class Stats:
     queue_full_events: int = 0
     #: current number of messages waiting in the delivery queue
     queue_depth: int = 0
-    #: the largest queue length seen
+    #: the largest queue length seen (sampled every 16 deliveries, and on overflow)
     queue_peak: int = 0
     #: frames that could not be decoded or routed (each also an ``error`` event)
     decode_errors: int = 0

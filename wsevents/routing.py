@@ -45,6 +45,28 @@ Decoder: TypeAlias = Callable[[str | bytes], Any]
 #: The channel a protocol returns for frames it consumes itself (acks, heartbeats).
 CONSUMED: Final = "\x00consumed"
 
+_json_loads: Final = json.loads
+#: ``json.loads(s)`` for a ``str`` is ``JSONDecoder().decode(s)``, which skips
+#: whitespace with a regular expression before and after the document; when the
+#: document starts at index 0 and ends at ``len(s)`` both matches are empty and
+#: ``raw_decode(s)`` alone gives the same object (see ``_loads_str``).
+_raw_decode: Final = json.JSONDecoder().raw_decode
+
+
+def _loads_str(frame: str) -> Any:
+    """Exactly ``json.loads(frame)`` for a ``str``, without its two regex scans.
+
+    Leading or trailing whitespace, a BOM, and invalid documents fall back to
+    ``json.loads`` itself, so results and errors are the same.
+    """
+    try:
+        message, end = _raw_decode(frame)
+    except ValueError:
+        return _json_loads(frame)
+    if end != len(frame):
+        return _json_loads(frame)
+    return message
+
 
 class Protocol:
     """Base class of protocols.  Subclasses override :meth:`decode` at least.
@@ -112,6 +134,8 @@ class JsonProtocol(Protocol):
         binary: what to do with binary frames: ``"decode"`` (decode them as
             UTF-8 JSON) or ``"error"`` (an ``error`` event: text was expected).
         decoder: the JSON decoder (``json.loads``, ``orjson.loads``, ...).
+            With the default ``json.loads``, text frames are decoded by an
+            exact equivalent that skips its two whitespace scans.
 
     .. versionadded:: 0.1
     """
@@ -128,6 +152,11 @@ class JsonProtocol(Protocol):
     binary: Literal["decode", "error"] = attrs.field(default="decode")
     decoder: Decoder = attrs.field(default=json.loads, repr=False)
     _path: tuple[str, ...] = attrs.field(init=False, repr=False, eq=False)
+    #: the channel key when decode() may take its fast path for text frames:
+    #: one plain (undotted) key and no heartbeat; None otherwise
+    _key: str | None = attrs.field(init=False, repr=False, eq=False)
+    #: ``decoder`` for ``str`` frames (``_loads_str`` when it is ``json.loads``)
+    _loads: Decoder = attrs.field(init=False, repr=False, eq=False)
 
     @unrouted.validator
     def _check_unrouted(self, _attr: attrs.Attribute[str], value: str) -> None:
@@ -143,18 +172,39 @@ class JsonProtocol(Protocol):
         for name in ("subscribe_frame", "unsubscribe_frame", "decoder"):
             if not callable(getattr(self, name)):
                 raise ConfigError(name, getattr(self, name), "must be callable")
-        object.__setattr__(self, "_path", tuple(self.channel_key.split(".")))
+        path = tuple(self.channel_key.split("."))
+        object.__setattr__(self, "_path", path)
+        fast = len(path) == 1 and self.heartbeat is None
+        object.__setattr__(self, "_key", path[0] if fast else None)
+        loads = _loads_str if self.decoder is _json_loads else self.decoder
+        object.__setattr__(self, "_loads", loads)
 
     def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
         """Decode a JSON frame and find its channel under ``channel_key``."""
+        key = self._key
+        if key is not None and frame.__class__ is str:
+            # The fast path: a text frame, one plain channel key, no heartbeat.
+            try:
+                message = self._loads(frame)
+            except ValueError as exc:  # JSONDecodeError (json, orjson)
+                raise FrameError(f"frame is not valid JSON ({exc})", frame) from exc
+            if message.__class__ is dict:
+                channel = message.get(key)
+                if channel.__class__ is str:
+                    return channel, message
+            return self._route(message, frame)
         if frame.__class__ is bytes and self.binary == "error":
             raise FrameError("binary frame received where JSON text was expected", frame)
         try:
-            message = self.decoder(frame)
+            message = self._loads(frame) if frame.__class__ is str else self.decoder(frame)
         except ValueError as exc:  # JSONDecodeError (json, orjson), UnicodeDecodeError
             raise FrameError(f"frame is not valid JSON ({exc})", frame) from exc
         if self.heartbeat is not None and message == self.heartbeat[0]:
             return CONSUMED, message
+        return self._route(message, frame)
+
+    def _route(self, message: Any, frame: str | bytes) -> tuple[str | None, Any]:
+        """The channel of a decoded ``message`` (the general case of :meth:`decode`)."""
         path = self._path
         channel: Any = message
         for key in path:

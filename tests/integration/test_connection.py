@@ -547,3 +547,4 @@ async def test_stream_of_closed_ends_after_one(server: FakeServer, make_connecti
     got = [item async for item in closed]
     assert len(got) == 1
     assert isinstance(got[0], wsevents.Closed)
+

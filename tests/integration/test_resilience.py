@@ -428,15 +428,16 @@ async def test_secrets_are_masked_in_logs_and_payloads(
 class FeedProcess:
     """The feed server of tests/integration/feed_process.py in a child process."""
 
-    def __init__(self) -> None:
+    def __init__(self, *args: str) -> None:
         self.port = 0
+        self.args = args
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
         self.reap()
         script = Path(__file__).with_name("feed_process.py")
         self.proc = subprocess.Popen(
-            [sys.executable, str(script), str(self.port)],
+            [sys.executable, str(script), str(self.port), *self.args],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -521,6 +522,31 @@ async def test_server_killed_and_restarted_on_the_same_port(
     runs = contiguous_runs(got)
     assert len(runs) == 2  # one unbroken run per connection
     assert runs[1][0] == 0
+
+
+async def test_cpu_bound_handler_keeps_answering_server_pings(make_connection: Make) -> None:
+    """A sync handler slower than the feed (2 ms a message at 1,000 messages/s) must
+    not starve the socket: the server's pings (0.1 s, 0.3 s timeout) keep being
+    answered, and the bounded queue drops the excess (reported, counted)."""
+    pinging = FeedProcess("0.1")
+    pinging.start()
+    try:
+        ws = make_connection(pinging.url, queue_size=200)
+        rec = Recorder(ws, "disconnect", "queue_full")
+        handled: list[int] = []
+
+        @ws.on("message:ticks")
+        def busy(msg: dict[str, Any]) -> None:
+            time.sleep(0.002)  # stands for CPU-bound user code, not synchronisation
+            handled.append(msg["n"])
+
+        await ws.connect()
+        await asyncio.wait_for(_until(lambda: len(handled) >= 600), 10)  # about 1.2 s
+        assert rec.of("disconnect") == []
+        await rec.wait_count("queue_full", 1)
+        assert ws.stats.messages_dropped > 0
+    finally:
+        pinging.kill()
 
 
 async def test_server_stopped_then_resumed(feed: FeedProcess, make_connection: Make) -> None:

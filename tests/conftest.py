@@ -63,6 +63,20 @@ async def make_connection() -> AsyncIterator[Callable[..., wsevents.Connection]]
     assert not leftovers, f"tasks left behind: {leftovers}"
 
 
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``predicate()`` holds, checking every millisecond, at most ``timeout``.
+
+    For conditions nothing signals (counters in ``ws.stats``); events are
+    awaited through :class:`Recorder` instead.
+    """
+
+    async def poll() -> None:
+        while not predicate():
+            await asyncio.sleep(MS)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
 class Recorder:
     """Records (event, payload) pairs and lets a test wait for a condition on them."""
 

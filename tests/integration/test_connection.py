@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import wsevents
-from tests.conftest import MS, Recorder
+from tests.conftest import MS, Recorder, until
 from wsevents import DisconnectReason, State
 from wsevents.testing import FakeServer
 
@@ -123,7 +123,7 @@ async def test_error_handler_that_raises_is_logged_not_recursed(
     await server.publish("trades", {"n": 1})
     await server.publish("trades", {"n": 2})
     await rec.wait_count("message:trades", 2)
-    await asyncio.wait_for(_until(lambda: len(calls) == 2), 5)
+    await until(lambda: len(calls) == 2, 5)
     assert all(isinstance(c, ZeroDivisionError) for c in calls)
     assert "an 'error' handler raised" in caplog.text
 
@@ -164,13 +164,13 @@ async def test_once_and_remove_listener_follow_pyee(
     await server.wait_for_client()
     for n in range(3):
         await server.publish("trades", {"n": n})
-    await asyncio.wait_for(_until(lambda: len(all_calls) == 3), 5)
+    await until(lambda: len(all_calls) == 3, 5)
     ws.remove_listener("message:trades", every)
     await server.publish("trades", {"n": 3})
     marker: list[int] = []
     ws.on("message:control", lambda m: marker.append(1))
     await server.publish("control", {})
-    await asyncio.wait_for(_until(lambda: marker == [1]), 5)
+    await until(lambda: marker == [1], 5)
     assert once_calls == [0]
     assert all_calls == [0, 1, 2]
     assert ws.listeners("message:trades") == []
@@ -229,15 +229,15 @@ async def test_drop_modes(
     await ws.connect()
     await server.wait_for_client()
     await server.publish("trades", {"n": 0})
-    await asyncio.wait_for(_until(lambda: ws.stats.messages_received == 1), 5)
-    await asyncio.wait_for(_until(lambda: ws.stats.queue_depth == 0), 5)
+    await until(lambda: ws.stats.messages_received == 1, 5)
+    await until(lambda: ws.stats.queue_depth == 0, 5)
     for n in range(1, 10):
         await server.publish("trades", {"n": n})
-    await asyncio.wait_for(_until(lambda: ws.stats.messages_received == 10), 5)
+    await until(lambda: ws.stats.messages_received == 10, 5)
     assert ws.stats.messages_dropped == 6
     assert ws.stats.queue_depth == 3
     release.set()
-    await asyncio.wait_for(_until(lambda: len(got) == 4), 5)
+    await until(lambda: len(got) == 4, 5)
     assert got == expected
     await rec.wait_count("queue_full", 1)
     reports = rec.of("queue_full")
@@ -263,7 +263,7 @@ async def test_block_mode_loses_nothing(server: FakeServer, make_connection: Mak
     await rec.wait_count("queue_full", 1)
     assert ws.stats.queue_depth <= 3
     release.set()
-    await asyncio.wait_for(_until(lambda: len(got) == 20), 5)
+    await until(lambda: len(got) == 20, 5)
     assert got == list(range(20))
     assert ws.stats.messages_dropped == 0
     assert rec.of("queue_full")[0].dropped == 0
@@ -459,7 +459,7 @@ async def test_async_with_and_stream(server: FakeServer, make_connection: Make) 
         await server.wait_for_client()
         for n in range(3):
             await server.publish("trades", {"n": n})
-        await asyncio.wait_for(_until(lambda: len(got) == 3), 5)
+        await until(lambda: len(got) == 3, 5)
     await asyncio.wait_for(consumer, 5)
     assert got == [0, 1, 2]
     assert ws.state is State.CLOSED
@@ -477,11 +477,11 @@ async def test_stream_fans_out(server: FakeServer, make_connection: Make) -> Non
 
     await ws.connect()
     tasks = [asyncio.ensure_future(consume(a)), asyncio.ensure_future(consume(b))]
-    await asyncio.wait_for(_until(lambda: len(ws.listeners("message:trades")) == 2), 5)
+    await until(lambda: len(ws.listeners("message:trades")) == 2, 5)
     await server.wait_for_client()
     for n in range(5):
         await server.publish("trades", {"n": n})
-    await asyncio.wait_for(_until(lambda: len(a) == 5 and len(b) == 5), 5)
+    await until(lambda: len(a) == 5 and len(b) == 5, 5)
     await ws.close()
     await asyncio.wait_for(asyncio.gather(*tasks), 5)
     assert a == b == list(range(5))
@@ -517,11 +517,6 @@ async def test_headers_callable_called_before_every_connect(
     await rec.wait_count("connect", 2)
     assert [r.headers["X-Token"] for r in server.requests] == ["t1", "t2"]
 
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Yield to the loop until ``predicate()`` holds (callers bound it with wait_for)."""
-    while not predicate():
-        await asyncio.sleep(MS)
 
 
 async def test_stream_listens_from_creation(server: FakeServer, make_connection: Make) -> None:

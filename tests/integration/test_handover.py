@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import wsevents
-from tests.conftest import MS, Recorder
+from tests.conftest import Recorder, until
 from wsevents import DisconnectReason, State
 from wsevents.policies import MaxConnectionAge
 from wsevents.testing import FakeServer
@@ -68,14 +68,14 @@ async def test_100_handovers_deliver_every_message_exactly_once(
     publisher = Publisher(server)
     publisher.start()
     try:
-        await asyncio.wait_for(_until(lambda: len(got) > 50), 5)
+        await until(lambda: len(got) > 50, 5)
         for _ in range(100):
             await asyncio.wait_for(ws.handover(), 5)
         mark = len(got)
-        await asyncio.wait_for(_until(lambda: len(got) > mark + 50), 5)
+        await until(lambda: len(got) > mark + 50, 5)
     finally:
         published = await publisher.stop()
-    await asyncio.wait_for(_until(lambda: got and got[-1] == published - 1), 5)
+    await until(lambda: got and got[-1] == published - 1, 5)
     assert got == list(range(got[0], published))
     assert len(rec.of("handover")) == 100
     assert all(d.reason is DisconnectReason.HANDOVER for d in rec.of("disconnect"))
@@ -234,8 +234,3 @@ def test_bad_sequence_options() -> None:
     with pytest.raises(wsevents.ConfigError):
         wsevents.Connection("ws://h/", dedup_key="seq")  # type: ignore[arg-type]
 
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Yield to the loop until ``predicate()`` holds (callers bound it with wait_for)."""
-    while not predicate():
-        await asyncio.sleep(MS)

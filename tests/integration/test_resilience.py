@@ -24,7 +24,7 @@ import pytest
 import trustme
 
 import wsevents
-from tests.conftest import MS, Recorder
+from tests.conftest import Recorder, until
 from wsevents import DisconnectReason, JsonProtocol, State
 from wsevents.testing import FakeServer
 
@@ -194,7 +194,7 @@ async def test_1013_waits_server_unavailable_delay(
     await server.wait_for_client()
     await server.close_clients(code=1013, reason="try again later")
     dropped = time.monotonic()
-    await asyncio.wait_for(_until(lambda: len(connects) == 2), 5)
+    await until(lambda: len(connects) == 2, 5)
     assert rec.of("reconnecting")[0].delay == 0.3
     assert connects[1][0] - dropped >= 0.3
 
@@ -506,7 +506,7 @@ async def test_server_killed_and_restarted_on_the_same_port(
     rec = Recorder(ws, "disconnect", "connect", "reconnecting")
     ws.on("message:ticks", lambda m: got.append(m["n"]))
     await ws.connect()
-    await asyncio.wait_for(_until(lambda: len(got) >= 20), 5)
+    await until(lambda: len(got) >= 20, 5)
     feed.signal(signal.SIGKILL)
     feed.reap()
     await rec.wait_count("disconnect", 1)
@@ -515,7 +515,7 @@ async def test_server_killed_and_restarted_on_the_same_port(
     assert isinstance(rec.of("reconnecting")[-1].error, wsevents.ConnectError)
     feed.start()  # same port
     await rec.wait_count("connect", 2)
-    await asyncio.wait_for(_until(lambda: got.count(0) == 2 and len(got) >= 60), 5)
+    await until(lambda: got.count(0) == 2 and len(got) >= 60, 5)
     stats = ws.stats
     assert stats.messages_dropped == 0
     assert stats.messages_received == stats.messages_delivered + stats.queue_depth
@@ -541,7 +541,7 @@ async def test_cpu_bound_handler_keeps_answering_server_pings(make_connection: M
             handled.append(msg["n"])
 
         await ws.connect()
-        await asyncio.wait_for(_until(lambda: len(handled) >= 600), 10)  # about 1.2 s
+        await until(lambda: len(handled) >= 600, 10)  # about 1.2 s
         assert rec.of("disconnect") == []
         await rec.wait_count("queue_full", 1)
         assert ws.stats.messages_dropped > 0
@@ -556,7 +556,7 @@ async def test_server_stopped_then_resumed(feed: FeedProcess, make_connection: M
     rec = Recorder(ws, "disconnect", "connect", "reconnecting")
     ws.on("message:ticks", lambda m: got.append(m["n"]))
     await ws.connect()
-    await asyncio.wait_for(_until(lambda: len(got) >= 10), 5)
+    await until(lambda: len(got) >= 10, 5)
     feed.signal(signal.SIGSTOP)
     await rec.wait_count("disconnect", 1)
     assert rec.of("disconnect")[0].reason is DisconnectReason.PING_TIMEOUT
@@ -566,11 +566,6 @@ async def test_server_stopped_then_resumed(feed: FeedProcess, make_connection: M
     await rec.wait_count("connect", 2, timeout=10)
     assert ws.state is State.CONNECTED
 
-
-async def _until(predicate: Callable[[], bool]) -> None:
-    """Yield to the loop until ``predicate()`` holds (callers bound it with wait_for)."""
-    while not predicate():
-        await asyncio.sleep(MS)
 
 
 async def test_1013_right_after_the_handshake_waits_too(

@@ -69,7 +69,8 @@ class ExponentialBackoff:
         multiplier: growth factor per failed attempt.
         jitter: randomised fraction, 0..1.
         first: delay before the first attempt of a reconnect run.
-        rng: the random number generator (inject a seeded one in tests).
+        rng: the random number generator (inject a seeded one in tests);
+            None uses the :mod:`random` module's shared generator.
     """
 
     initial: float = attrs.field(default=0.5, validator=_non_negative("backoff.initial"))
@@ -77,7 +78,7 @@ class ExponentialBackoff:
     multiplier: float = attrs.field(default=2.0, validator=_non_negative("backoff.multiplier"))
     jitter: float = attrs.field(default=1.0, validator=_fraction("backoff.jitter"))
     first: float = attrs.field(default=0.0, validator=_non_negative("backoff.first"))
-    rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)
+    rng: random.Random | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.multiplier < 1:
@@ -97,7 +98,10 @@ class ExponentialBackoff:
             except OverflowError:
                 base = self.maximum
         if self.jitter and base:
-            return base * (1.0 - self.jitter) + base * self.jitter * self.rng.random()
+            # Without an injected generator, the random module's shared one: a
+            # Random instance per backoff would cost 2.5 KiB per connection.
+            draw = random.random() if self.rng is None else self.rng.random()
+            return base * (1.0 - self.jitter) + base * self.jitter * draw
         return base
 
 

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 import wsevents
+import wsevents._transport
 from wsevents.testing import FakeServer
+
+
+#: The transport the suite runs on: ``.ci/run`` runs tests/integration once more
+#: with ``WSEVENTS_TEST_TRANSPORT=picows`` (needs ``pip install -e '.[picows]'``).
+TRANSPORT = os.environ.get("WSEVENTS_TEST_TRANSPORT", "websockets")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -25,6 +31,21 @@ def pytest_configure(config: pytest.Config) -> None:
             "ignore:Exception ignored in.*_SSLProtocolTransport"
             ":pytest.PytestUnraisableExceptionWarning",
         )
+    try:
+        wsevents._transport.resolve_transport(TRANSPORT)
+    except wsevents.ConfigError as exc:  # picows missing, or a bad name
+        raise pytest.UsageError(f"WSEVENTS_TEST_TRANSPORT: {exc}") from exc
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"wsevents transport: {TRANSPORT} (WSEVENTS_TEST_TRANSPORT)"
+
+
+@pytest.fixture(autouse=True)
+def _transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Connections built without ``transport=`` (``sync``, ``compat``, ...) use the
+    suite's transport too."""
+    monkeypatch.setattr(wsevents._transport, "DEFAULT_TRANSPORT", TRANSPORT)
 
 
 #: One "millisecond" of test time; raise WSEVENTS_TEST_TIMEOUT_FACTOR on slow machines.
@@ -48,6 +69,7 @@ async def make_connection() -> AsyncIterator[Callable[..., wsevents.Connection]]
         options.setdefault("backoff", wsevents.FixedDelay(delay=20 * MS))
         options.setdefault("check_interval", 20 * MS)
         options.setdefault("close_timeout", 1.0)
+        options.setdefault("transport", TRANSPORT)
         ws = wsevents.Connection(url, **options)
         made.append(ws)
         return ws

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "policies": 1,
     "_supervisor": 2,
     "_delivery": 3,
+    "_transport": 3,
     "connection": 3,
     "__init__": 3,
     "sync": 4,

@@ -110,6 +110,10 @@ class Dispatcher(EventEmitter):
         self._idle: asyncio.Future[None] | None = None
         #: set when the reader waits for space ("block")
         self._space: asyncio.Future[None] | None = None
+        #: how many times the dispatcher went idle; the reader's ``_yielded_at``
+        #: lets it yield once per busy period before dropping (drop modes)
+        self._idle_turns = 0
+        self._yielded_at = -1
         self._lifecycle_queued = 0
         self._report_pending = False
         self._dropped_unreported = 0
@@ -266,6 +270,7 @@ class Dispatcher(EventEmitter):
                 if not queue:
                     counters.messages_delivered += delivered
                     delivered = 0
+                    self._idle_turns += 1
                     self._idle = loop.create_future()
                     await self._idle
                     last_yield = monotonic()

@@ -69,6 +69,7 @@ CONNECTION_OPTIONS: Final = frozenset(
         "close_timeout",
         "max_size",
         "decoder",
+        "transport",
     }
 )
 

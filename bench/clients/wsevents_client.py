@@ -17,6 +17,8 @@ Variants:
   wsevents-message  one handler on the generic "message" event, user routes (extra)
   wsevents-stream   `async for msg in ws.stream("message:trades")` (extra)
   wsevents-orjson   wsevents-sync with decoder="orjson" (extra, needs orjson)
+  wsevents-picows-sync, wsevents-picows-async
+                    wsevents-sync / wsevents-async with transport="picows" (needs picows)
 """
 
 import asyncio
@@ -58,8 +60,8 @@ async def stream_sync(url, sink, opts, **options):
     sink.extra.update(_stats(ws))
 
 
-async def stream_async(url, sink, opts):
-    ws = _connection(url, sink)
+async def stream_async(url, sink, opts, **options):
+    ws = _connection(url, sink, **options)
 
     @ws.on("message:trades")
     async def on_trade(msg):
@@ -122,6 +124,18 @@ async def _controls(ws, sink):
 
 async def stream_orjson(url, sink, opts):
     await stream_sync(url, sink, opts, decoder="orjson")
+
+
+async def stream_picows_sync(url, sink, opts):
+    await stream_sync(url, sink, opts, transport="picows")
+
+
+async def stream_picows_async(url, sink, opts):
+    await stream_async(url, sink, opts, transport="picows")
+
+
+async def reconnect_picows(url, sink, opts):
+    await stream_sync(url, sink, opts, stable_after=0.01, transport="picows")
 
 
 async def reconnect(url, sink, opts):
@@ -199,6 +213,20 @@ if _has("orjson"):
         label="wsevents sync handler, decoder='orjson'",
         scenarios=["throughput"],
         default=False,
+    )
+
+if _has("picows"):
+    VARIANTS["wsevents-picows-sync"] = dict(
+        stream=stream_picows_sync,
+        reconnect=reconnect_picows,
+        packages=[*PACKAGES, "picows", "aiofastnet"],
+        label="wsevents transport='picows', sync handler",
+        reconnect_note="as wsevents-sync",
+    )
+    VARIANTS["wsevents-picows-async"] = dict(
+        stream=stream_picows_async,
+        packages=[*PACKAGES, "picows", "aiofastnet"],
+        label="wsevents transport='picows', async handler",
     )
 
 if __name__ == "__main__":

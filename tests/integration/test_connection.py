@@ -251,6 +251,35 @@ async def test_drop_modes(
     assert stats.queue_full_events == len(reports)
 
 
+def _text_frames(texts: list[str]) -> bytes:
+    """Unmasked server-to-client text frames (payloads under 126 bytes), back to back."""
+    frames = bytearray()
+    for text in texts:
+        payload = text.encode()
+        assert len(payload) < 126
+        frames += bytes([0x81, len(payload)]) + payload
+    return bytes(frames)
+
+
+@pytest.mark.parametrize("overflow", ["drop_oldest", "drop_newest"])
+async def test_one_read_larger_than_the_queue_drops_nothing(
+    server: FakeServer, make_connection: Make, overflow: str
+) -> None:
+    """Many frames in one TCP read fill the queue before the dispatcher ran: the reader
+    lets it deliver first, so a dispatcher that keeps up loses nothing."""
+    ws = make_connection(server.url, queue_size=10, overflow=overflow)
+    got: list[int] = []
+    ws.on("message:trades", lambda msg: got.append(msg["n"]))
+    await ws.connect()
+    client = await server.wait_for_client()
+    burst = _text_frames([f'{{"channel":"trades","n":{n}}}' for n in range(200)])
+    client.websocket.transport.write(burst)  # one write: ~6 KB, one read on loopback
+    await until(lambda: ws.stats.messages_received == 200, 5)
+    await until(lambda: len(got) == 200, 5)
+    assert got == list(range(200))
+    assert ws.stats.messages_dropped == 0
+
+
 async def test_block_mode_loses_nothing(server: FakeServer, make_connection: Make) -> None:
     """In block mode the reader waits for space: every message arrives, none dropped."""
     ws = make_connection(server.url, queue_size=3, overflow="block")

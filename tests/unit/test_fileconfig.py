@@ -40,6 +40,7 @@ open_timeout = 5
 close_timeout = 2
 max_size = 1048576
 decoder = "orjson"
+transport = "websockets"
 protocol = {{ kind = "json", channel_key = "stream" }}
 backoff = {{ kind = "exponential", initial = 1, maximum = 60, jitter = 0.5 }}
 
@@ -133,6 +134,7 @@ def test_full_file(tmp_path: Path) -> None:
     assert options["overflow"] == "block"
     assert options["decoder"] == "orjson"
     assert options["reconnect_on_clean_close"] is False
+    assert options["transport"] == "websockets"
     assert set(options) == CONNECTION_OPTIONS - {"url"}
 
 

@@ -38,7 +38,7 @@ from ._stats import Counters
 from .events import ERROR, MESSAGE, MESSAGE_PREFIX, QUEUE_FULL, QueueFull
 
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatcher", "Signal"]
 
 logger = logging.getLogger("wsevents")
 
@@ -50,6 +50,42 @@ _NO_HANDLERS: Final[tuple[Callable[..., Any], ...]] = ()
 QUEUE_FULL_REPORT_INTERVAL: Final = 1.0
 #: the longest the dispatcher keeps the loop to itself while handlers never yield
 YIELD_INTERVAL: Final = 0.05
+
+
+class Signal:
+    """A flag a task can wait for: ``asyncio.Event``'s interface at a fraction of its size.
+
+    An idle connection keeps several of these; an ``asyncio.Event`` carries a
+    ``deque`` of waiters (over 600 bytes) where one shared future is enough.
+    """
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        self._flag = True
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    async def wait(self) -> None:
+        """Return once the flag is set (at once if it is)."""
+        if self._flag:
+            return
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        # Shielded: one cancelled waiter must not cancel the others' future.
+        await asyncio.shield(waiter)
 
 
 class _QueueFullMarker:
@@ -119,7 +155,7 @@ class Dispatcher(EventEmitter):
         self._dropped_unreported = 0
         self._last_report = -QUEUE_FULL_REPORT_INTERVAL
         self._last_dropped_channel: str | None = None
-        self._pending_tasks: set[asyncio.Task[Any]] = set()
+        self._pending_tasks: set[asyncio.Task[Any]] | None = None
         #: the end of delivery once queued: every close path waits for the same one
         self._barrier: asyncio.Future[None] | None = None
 
@@ -151,11 +187,14 @@ class Dispatcher(EventEmitter):
         result = f(*args, **kwargs)
         if inspect.isawaitable(result):
             task = asyncio.ensure_future(result)
+            if self._pending_tasks is None:
+                self._pending_tasks = set()
             self._pending_tasks.add(task)
             task.add_done_callback(self._emit_task_done)
 
     def _emit_task_done(self, task: asyncio.Task[Any]) -> None:
-        self._pending_tasks.discard(task)
+        if self._pending_tasks is not None:
+            self._pending_tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             assert isinstance(exc, BaseException)
@@ -268,6 +307,9 @@ class Dispatcher(EventEmitter):
         try:
             while True:
                 if not queue:
+                    if delivered:
+                        # Once per batch, not per message: when data last flowed.
+                        counters.last_message_at = monotonic()
                     counters.messages_delivered += delivered
                     delivered = 0
                     self._idle_turns += 1

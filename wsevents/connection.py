@@ -32,7 +32,7 @@ from typing import Any, Final
 import attrs
 
 from . import _config as cfg
-from ._delivery import Dispatcher
+from ._delivery import Dispatcher, Signal
 from ._fileconfig import load_config, options_from_mapping
 from ._stats import Counters, Stats
 from ._supervisor import (
@@ -87,6 +87,8 @@ __all__ = ["Connection"]
 logger = logging.getLogger("wsevents")
 
 _STREAM_END: Final = object()
+#: protocols are frozen and stateless: connections share the default one
+_DEFAULT_PROTOCOL: Final = JsonProtocol()
 #: seconds close() may take beyond close_timeout to report and tear down
 _CLOSE_MARGIN: Final = 0.25
 
@@ -196,7 +198,7 @@ class Connection(Dispatcher):
         self.url = cfg.check_url(url)
         self._transport = resolve_transport(transport)
         if protocol is None:
-            protocol = JsonProtocol()
+            protocol = _DEFAULT_PROTOCOL
         elif not isinstance(protocol, Protocol):
             raise ConfigError("protocol", protocol, "must be a wsevents.Protocol instance")
         resolved = resolve_decoder(decoder)
@@ -268,8 +270,8 @@ class Connection(Dispatcher):
         self._handover_ready: (
             tuple[TransportConnection, asyncio.Task[None], list[Any]] | None
         ) = None
-        self._handed_over = asyncio.Event()
-        self._overlap_resolved = asyncio.Event()
+        self._handed_over = Signal()
+        self._overlap_resolved = Signal()
         self._overlap_timer: asyncio.TimerHandle | None = None
         self._masked_url = cfg.mask_url(self.url)
         # channel -> event name ("message:<channel>"), memoised for the reader
@@ -279,15 +281,15 @@ class Connection(Dispatcher):
         self._runner: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._wake_runner = asyncio.Event()
+        self._wake_runner = Signal()
         self._pending: Retry | Pause | None = None
         self._first_connect: asyncio.Future[None] | None = None
         self._done: asyncio.Future[None] | None = None
-        self._state_changed = asyncio.Event()
+        self._state_changed = Signal()
         self._fatal: BaseException | None = None
         self._closing = False
         self._seen_received = 0
-        self._close_lock = asyncio.Lock()
+        self._close_lock: asyncio.Lock | None = None
         self._closed_emitted = False
         self._teardown: asyncio.Task[None] | None = None
 
@@ -407,6 +409,8 @@ class Connection(Dispatcher):
         Messages still queued are delivered while the time allows; the rest are
         counted in ``stats.messages_dropped``.  Idempotent.
         """
+        if self._close_lock is None:
+            self._close_lock = asyncio.Lock()
         async with self._close_lock:
             teardown = self._teardown
             if teardown is not None and teardown is not asyncio.current_task():
@@ -490,6 +494,8 @@ class Connection(Dispatcher):
         decision = self._supervisor.request_disconnect(
             self._clock(), reconnect_after=after, reason=reason
         )
+        if after is not None:
+            self._ensure_ticker()  # the ticker brings it back after the delay
         if isinstance(decision, Disconnect):
             await self._disconnect(decision.reason)
             await self._wait_state_not(State.CONNECTED)
@@ -599,7 +605,21 @@ class Connection(Dispatcher):
         self._supervisor.start()
         self._dispatcher = loop.create_task(self._dispatch_forever(), name="wsevents-dispatch")
         self._runner = loop.create_task(self._run_lifecycle(), name="wsevents-runner")
-        self._ticker = loop.create_task(self._tick_forever(), name="wsevents-ticker")
+        sup = self._supervisor
+        if (
+            sup.should_disconnect is not None
+            or sup.should_reconnect is not None
+            or self._stale_after is not None
+        ):
+            self._ensure_ticker()
+
+    def _ensure_ticker(self) -> None:
+        """Start the ticker, if it is not running: only policies, ``stale_after``
+        and timed resumes need it (an idle connection saves a task)."""
+        if self._ticker is None and not self._closing and self._runner is not None:
+            self._ticker = asyncio.get_running_loop().create_task(
+                self._tick_forever(), name="wsevents-ticker"
+            )
 
     def _changed(self) -> None:
         self._state_changed.set()

@@ -17,6 +17,10 @@ Variants:
   wsevents-message  one handler on the generic "message" event, user routes (extra)
   wsevents-stream   `async for msg in ws.stream("message:trades")` (extra)
   wsevents-orjson   wsevents-sync with decoder="orjson" (extra, needs orjson)
+  wsevents-handover-ready
+                    wsevents-sync with dedup_key set: handover armed, none happening:
+                    what the feature costs outside a handover's overlap (extra)
+  wsevents-sequence wsevents-sync with sequence tracking on "trades" (extra)
   wsevents-picows-sync, wsevents-picows-async
                     wsevents-sync / wsevents-async with transport="picows" (needs picows)
 """
@@ -126,6 +130,14 @@ async def stream_orjson(url, sink, opts):
     await stream_sync(url, sink, opts, decoder="orjson")
 
 
+async def stream_handover_ready(url, sink, opts):
+    await stream_sync(url, sink, opts, dedup_key=lambda msg: msg["seq"])
+
+
+async def stream_sequence(url, sink, opts):
+    await stream_sync(url, sink, opts, sequence={"trades": lambda msg: msg["seq"]})
+
+
 async def stream_picows_sync(url, sink, opts):
     await stream_sync(url, sink, opts, transport="picows")
 
@@ -190,6 +202,20 @@ VARIANTS = {
         packages=PACKAGES,
         label="wsevents async handler awaiting I/O, overflow='block'",
         scenarios=["slow"],
+    ),
+    "wsevents-handover-ready": dict(
+        stream=stream_handover_ready,
+        packages=PACKAGES,
+        label="wsevents-sync with dedup_key (handover armed, outside any overlap)",
+        scenarios=["throughput"],
+        default=False,
+    ),
+    "wsevents-sequence": dict(
+        stream=stream_sequence,
+        packages=PACKAGES,
+        label="wsevents-sync with sequence tracking on 'trades'",
+        scenarios=["throughput"],
+        default=False,
     ),
     "wsevents-message": dict(
         stream=stream_message,

@@ -671,8 +671,7 @@ class Connection(Dispatcher):
                     break
         except Exception as exc:
             logger.exception("%s: internal error in the connection loop", self._masked_url)
-            self._fatal = exc
-            self._put_lifecycle(CLOSED, Closed(reason="internal error", error=exc))
+            self._finish(Stop(Closed(reason="internal error", error=exc)))
         finally:
             self._ws = None
             if not self._closing:

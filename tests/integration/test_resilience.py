@@ -74,19 +74,26 @@ async def test_accept_then_close_backs_off_without_a_storm(
 async def test_backoff_starts_over_after_a_stable_connection(
     server: FakeServer, make_connection: Make
 ) -> None:
-    """A connection that stayed up stable_after seconds is replaced at once after a drop."""
+    """A connection that stayed up stable_after seconds is replaced at once after a drop;
+    one that did not continues the backoff (the clock is injected and advanced)."""
+    now = [1000.0]
     ws = make_connection(
         server.url,
         backoff=wsevents.ExponentialBackoff(initial=0.05, maximum=0.4, jitter=0),
-        stable_after=0.05,
+        stable_after=30,
+        clock=lambda: now[0],
     )
     rec = Recorder(ws, "reconnecting", "connect")
     await ws.connect()
     await server.wait_for_client()
-    await asyncio.sleep(0.1)  # the connection's age under test, not synchronisation
+    now[0] += 29.0  # not yet stable
     await server.drop()
     await rec.wait_count("connect", 2)
-    assert rec.of("reconnecting")[0].delay == 0.0
+    assert rec.of("reconnecting")[0].delay == 0.05
+    now[0] += 30.0  # stable now
+    await server.drop()
+    await rec.wait_count("connect", 3)
+    assert rec.of("reconnecting")[1].delay == 0.0
 
 
 # -- handshake statuses ----------------------------------------------------------

@@ -3,7 +3,7 @@
 :class:`Connection` is a pyee ``EventEmitter`` plus a WebSocket client loop (on
 ``websockets`` by default, or picows: :mod:`wsevents._transport`) that carries
 out the decisions of the lifecycle supervisor (:mod:`wsevents._supervisor`).
-Three tasks run while it is open:
+Two or three tasks run while it is open:
 
 * the *runner* connects, then reads frames as fast as they come (so that
   the keepalive pings keep working whatever the handlers do), decodes
@@ -11,8 +11,9 @@ Three tasks run while it is open:
   ends it asks the supervisor what to do and does it (wait, reconnect, pause,
   stop);
 * the *dispatcher* (:mod:`wsevents._delivery`) delivers queued events in order;
-* the *ticker* wakes every ``check_interval`` to ask the policies, notice
-  stale connections and keep ``last_message_at`` current.
+* the *ticker*, only when policies, ``stale_after`` or a timed resume need
+  it, wakes every ``check_interval`` to ask the policies and notice stale
+  connections.
 """
 
 from __future__ import annotations

@@ -261,7 +261,10 @@ class Dispatcher(EventEmitter):
             counters.queue_peak = len(queue) - self._lifecycle_queued
         return None
 
-    def _count_drop(self) -> None:
+    def _count_drop(self, channel: str | None = None) -> None:
+        """Count one dropped message (of ``channel``, when given) and schedule its report."""
+        if channel is not None:
+            self._last_dropped_channel = channel
         self._counters.messages_dropped += 1
         self._dropped_unreported += 1
         self._schedule_report(dropped=True)

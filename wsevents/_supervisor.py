@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
-from typing import Literal, TypeAlias
+from typing import Literal
 
 import attrs
 
@@ -118,9 +118,6 @@ class PolicyFailed:
     """A policy raised or answered nonsense: emit ``error``; the state is unchanged."""
 
     error: PolicyError
-
-
-Decision: TypeAlias = "Retry | Pause | Stop | Disconnect | PolicyFailed"
 
 
 def parse_retry_after(value: str | None, *, now_epoch: float) -> float | None:

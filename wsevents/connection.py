@@ -1019,7 +1019,7 @@ class Connection(Dispatcher):
         overlap = self._overlap
         for channel, message in buffer:
             if not self._tracking or self._admit(channel, message):
-                name = self._names.get(channel) or self._name_for(channel, message)
+                name = self._names.get(channel) or self._name_for(channel)
                 assert name is not None
                 self._put_message(name, message)
         if self._overlap is overlap and overlap is not None:
@@ -1132,7 +1132,7 @@ class Connection(Dispatcher):
                     continue
                 name = names.get(channel)
                 if name is None:
-                    name = self._name_for(channel, message)
+                    name = self._name_for(channel)
                     if name is None:
                         await self._reply(ws, message)
                         continue
@@ -1179,7 +1179,7 @@ class Connection(Dispatcher):
             self._counters.connected_since = None
             await _abort(ws, self._close_timeout)
 
-    def _name_for(self, channel: str | None, message: Any) -> str | None:
+    def _name_for(self, channel: str | None) -> str | None:
         """The event name of a channel (memoised), or None for a consumed frame."""
         if channel == CONSUMED:
             return None
@@ -1265,12 +1265,6 @@ class Connection(Dispatcher):
             stats=self.stats,
         )
 
-    # -- the error event --------------------------------------------------------------
-
-    def _report_error_sync(self, exc: Exception) -> None:
-        logger.debug("%s: error event: %r", self._masked_url, exc)
-        super()._report_error_sync(exc)
-
 
 class _Stream:
     """The iterator behind :meth:`Connection.stream`: listens from creation."""
@@ -1296,10 +1290,7 @@ class _Stream:
             if ws._overflow == "drop_oldest":
                 queue.get_nowait()
                 queue.put_nowait(payload)
-            ws._counters.messages_dropped += 1
-            ws._last_dropped_channel = self._event
-            ws._dropped_unreported += 1
-            ws._schedule_report(dropped=True)
+            ws._count_drop(self._event)
         if self._event == CLOSED:
             self._end(payload)
 

@@ -19,6 +19,10 @@ from wsevents.testing import FakeServer
 #: The transport the suite runs on: ``.ci/run`` runs tests/integration once more
 #: with ``WSEVENTS_TEST_TRANSPORT=picows`` (needs ``pip install -e '.[picows]'``).
 TRANSPORT = os.environ.get("WSEVENTS_TEST_TRANSPORT", "websockets")
+#: ``WSEVENTS_TEST_COMPRESSION=none`` makes FakeServer refuse permessage-deflate:
+#: ``.ci/run`` runs tests/integration on picows both ways, since picows hands
+#: uncompressed text frames to the connection straight from its frame callback.
+COMPRESSION = os.environ.get("WSEVENTS_TEST_COMPRESSION", "deflate")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,17 +39,27 @@ def pytest_configure(config: pytest.Config) -> None:
         wsevents._transport.resolve_transport(TRANSPORT)
     except wsevents.ConfigError as exc:  # picows missing, or a bad name
         raise pytest.UsageError(f"WSEVENTS_TEST_TRANSPORT: {exc}") from exc
+    if COMPRESSION not in ("deflate", "none"):
+        raise pytest.UsageError(f"WSEVENTS_TEST_COMPRESSION: {COMPRESSION!r} (deflate or none)")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"wsevents transport: {TRANSPORT} (WSEVENTS_TEST_TRANSPORT)"
+    return (
+        f"wsevents transport: {TRANSPORT} (WSEVENTS_TEST_TRANSPORT), "
+        f"FakeServer compression: {COMPRESSION} (WSEVENTS_TEST_COMPRESSION)"
+    )
 
 
 @pytest.fixture(autouse=True)
 def _transport(monkeypatch: pytest.MonkeyPatch) -> None:
     """Connections built without ``transport=`` (``sync``, ``compat``, ...) use the
-    suite's transport too."""
+    suite's transport too, and FakeServers the suite's compression by default."""
     monkeypatch.setattr(wsevents._transport, "DEFAULT_TRANSPORT", TRANSPORT)
+    if COMPRESSION == "none":
+        defaults = FakeServer.__init__.__kwdefaults__
+        assert defaults is not None
+        assert "compression" in defaults
+        monkeypatch.setitem(defaults, "compression", None)
 
 
 #: One "millisecond" of test time; raise WSEVENTS_TEST_TIMEOUT_FACTOR on slow machines.

@@ -18,6 +18,16 @@ Lifecycle events (``connect``, ``disconnect``, ...) travel through the same
 queue, so a handler sees everything in the order it happened; they are never
 dropped and do not count against the bound.  ``queue_full`` reports go to the
 front of the queue: they describe the present.
+
+A reader that runs inside the transport's own frame callback (the picows
+transport) may deliver a message at once with :meth:`Dispatcher._deliver_now`
+instead of queueing it, when that cannot change what any handler sees: the
+dispatcher is idle on an empty queue (nothing is ahead of the message) and the
+message's handlers are plain functions.  A handler that raises or returns an
+awaitable hands the rest of that message's delivery to the dispatcher (the
+error handlers, the await, the remaining handlers), and the messages after it
+queue behind; a burst delivered this way hands over to the queue after
+``YIELD_INTERVAL``, so the dispatcher's yielding applies again.
 """
 
 from __future__ import annotations
@@ -50,6 +60,10 @@ _NO_HANDLERS: Final[tuple[Callable[..., Any], ...]] = ()
 QUEUE_FULL_REPORT_INTERVAL: Final = 1.0
 #: the longest the dispatcher keeps the loop to itself while handlers never yield
 YIELD_INTERVAL: Final = 0.05
+
+
+def _is_async(handler: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(handler) or inspect.isasyncgenfunction(handler)
 
 
 class Signal:
@@ -106,6 +120,41 @@ class _Barrier:
         self.future = future
 
 
+class _Resume:
+    """A message whose delivery began outside the dispatcher, which finishes it."""
+
+    __slots__ = ("awaitable", "error", "handlers", "index", "name", "payload")
+
+    def __init__(
+        self,
+        name: str,
+        payload: Any,
+        handlers: tuple[Callable[..., Any], ...],
+        index: int,
+        *,
+        awaitable: Any = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.name = name
+        self.payload = payload
+        self.handlers = handlers
+        #: the first handler still to call
+        self.index = index
+        #: what the previous handler returned, to await first
+        self.awaitable = awaitable
+        #: what the previous handler raised, to report first
+        self.error = error
+
+
+def _not_inline(_payload: Any) -> None:  # pragma: no cover - never called
+    raise AssertionError
+
+
+#: the inline cache's mark for an event whose handlers must run in the dispatcher
+#: (compared by identity)
+_NOT_INLINE: Final[tuple[Callable[..., Any], ...]] = (_not_inline,)
+
+
 class _Lifecycle(str):
     """The name of a queued lifecycle event.
 
@@ -138,6 +187,14 @@ class Dispatcher(EventEmitter):
     def __init__(self, *, queue_size: int, overflow: Overflow, counters: Counters) -> None:
         super().__init__()
         self._cache: dict[str, tuple[Callable[..., Any], ...]] = {}
+        #: handler tuples that _deliver_now may call (no coroutine function among them)
+        self._inline_cache: dict[str, tuple[Callable[..., Any], ...]] = {}
+        #: set while messages delivered by _deliver_now await their bookkeeping
+        self._inline_batch = False
+        self._inline_delivered = 0
+        self._inline_started = 0.0
+        #: set once a burst of _deliver_now calls used up YIELD_INTERVAL
+        self._inline_off = False
         self._queue: deque[_Item] = deque()
         self._queue_size = queue_size
         self._overflow = overflow
@@ -165,17 +222,20 @@ class Dispatcher(EventEmitter):
         super()._add_event_handler(event, k, v)
         with self._lock:
             self._cache.clear()
+            self._inline_cache.clear()
 
     def _remove_listener(self, event: str, f: Callable[..., Any]) -> None:
         # Called with self._lock held (pyee's "naked" removal, once() included).
         super()._remove_listener(event, f)
         self._cache.clear()
+        self._inline_cache.clear()
 
     def remove_all_listeners(self, event: str | None = None) -> None:
         """Remove every listener of ``event`` (of every event when None), as in pyee."""
         super().remove_all_listeners(event)
         with self._lock:
             self._cache.clear()
+            self._inline_cache.clear()
 
     def _emit_run(
         self, f: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -204,14 +264,86 @@ class Dispatcher(EventEmitter):
     def _handlers(self, name: str) -> tuple[Callable[..., Any], ...]:
         """The handlers of ``name`` (``message`` ones first for ``message:<ch>``), cached."""
         with self._lock:
-            events = self._events
-            found = tuple(events[name].values()) if name in events else _NO_HANDLERS
-            if name.startswith(MESSAGE_PREFIX) and MESSAGE in events:
-                found = tuple(events[MESSAGE].values()) + found
-            self._cache[name] = found
+            found = self._cache[name] = self._lookup(name)
+        return found
+
+    def _inline_handlers(self, name: str) -> tuple[Callable[..., Any], ...]:
+        """The handlers of message event ``name``, cached; ``_NOT_INLINE`` if one is a
+        coroutine function."""
+        with self._lock:
+            handlers = self._lookup(name)
+            found = _NOT_INLINE if any(map(_is_async, handlers)) else handlers
+            self._inline_cache[name] = found
+        return found
+
+    def _lookup(self, name: str) -> tuple[Callable[..., Any], ...]:
+        # with self._lock held
+        events = self._events
+        found = tuple(events[name].values()) if name in events else _NO_HANDLERS
+        if name.startswith(MESSAGE_PREFIX) and MESSAGE in events:
+            found = tuple(events[MESSAGE].values()) + found
         return found
 
     # -- the producer side ------------------------------------------------------
+
+    def _deliver_now(self, name: str, payload: Any) -> bool:
+        """Deliver message ``payload`` of event ``name`` here and now, if that is in order.
+
+        For a reader running in the transport's frame callback.  Returns False,
+        having done nothing, when the message must be queued instead: the
+        dispatcher is not idle on an empty queue, one of the handlers is a
+        coroutine function, or this burst of inline deliveries has run for
+        ``YIELD_INTERVAL``.
+        """
+        if self._idle is None or self._inline_off:
+            return False
+        handlers = self._inline_cache.get(name)
+        if handlers is None:
+            handlers = self._inline_handlers(name)
+        if handlers is _NOT_INLINE:
+            return False
+        if not self._inline_batch:
+            # The first of a burst: its bookkeeping runs once after the callback.
+            self._inline_batch = True
+            self._inline_started = time.monotonic()
+            asyncio.get_running_loop().call_soon(self._inline_done)
+        delivered = self._inline_delivered = self._inline_delivered + 1
+        if not delivered & 15 and time.monotonic() - self._inline_started > YIELD_INTERVAL:
+            # Handlers held the loop for long: queue the rest of the burst, so the
+            # dispatcher's yielding lets the socket and the timers run.
+            self._inline_off = True
+        for handler in handlers:
+            try:
+                result = handler(payload)
+            except Exception as exc:  # noqa: BLE001 - reported by the dispatcher, in order
+                self._resume_later(
+                    _Resume(name, payload, handlers, handlers.index(handler) + 1, error=exc)
+                )
+                return True
+            if result is not None and (result.__class__ is _Coroutine or _isawaitable(result)):
+                # A plain function returning an awaitable (pyee's once() of a
+                # coroutine function, a lambda around one): the dispatcher awaits
+                # it, and handles this event from now on.
+                self._inline_cache[name] = _NOT_INLINE
+                self._resume_later(
+                    _Resume(name, payload, handlers, handlers.index(handler) + 1, awaitable=result)
+                )
+                return True
+        return True
+
+    def _resume_later(self, resume: _Resume) -> None:
+        self._queue.append((_lifecycle_name("\x00resume"), resume))
+        self._lifecycle_queued += 1
+        self._wake()
+
+    def _inline_done(self) -> None:
+        """After a burst of inline deliveries: the counts the dispatcher would have kept."""
+        counters = self._counters
+        counters.messages_delivered += self._inline_delivered
+        counters.last_message_at = time.monotonic()
+        self._inline_delivered = 0
+        self._inline_batch = False
+        self._inline_off = False
 
     def _wake(self) -> None:
         idle = self._idle
@@ -338,6 +470,9 @@ class Dispatcher(EventEmitter):
                     self._lifecycle_queued -= 1
                     if payload is _MARKER:
                         payload = self._make_report()
+                    elif payload.__class__ is _Resume:
+                        await self._resume(payload)
+                        continue
                     elif payload.__class__ is _Barrier:
                         if not payload.future.done():
                             payload.future.set_result(None)
@@ -363,6 +498,25 @@ class Dispatcher(EventEmitter):
                         await self._handler_failed(name, exc)
         finally:
             counters.messages_delivered += delivered
+
+    async def _resume(self, resume: _Resume) -> None:
+        """Finish delivering a message that ``_deliver_now`` began."""
+        name = resume.name
+        if resume.error is not None:
+            await self._handler_failed(name, resume.error)
+        elif resume.awaitable is not None:
+            try:
+                await resume.awaitable
+            except Exception as exc:  # noqa: BLE001 - a handler never kills delivery
+                await self._handler_failed(name, exc)
+        payload = resume.payload
+        for handler in resume.handlers[resume.index :]:
+            try:
+                result = handler(payload)
+                if result is not None and _isawaitable(result):
+                    await result
+            except Exception as exc:  # noqa: BLE001 - a handler never kills delivery
+                await self._handler_failed(name, exc)
 
     async def _handler_failed(self, name: str, exc: Exception) -> None:
         self._counters.handler_errors += 1

@@ -64,6 +64,7 @@ __all__ = [
 _NO_STATUS_RCVD: Final = 1005
 _PICOWS_MISSING: Final = "picows is not installed (pip install 'wsevents[picows]')"
 _PICOWS_LOGGER: Final = logging.getLogger("picows.client")
+_PERMESSAGE_DEFLATE_REQUEST: Final = "permessage-deflate; client_max_window_bits"
 
 
 class CloseInfo(NamedTuple):
@@ -255,6 +256,10 @@ class WebsocketsTransport(Transport):
 
 # -- picows -------------------------------------------------------------------------------
 
+#: Takes one complete text message from a transport's frame callback and returns
+#: True, or returns False to leave it to ``recv()`` (see :meth:`TransportConnection`).
+Receiver = Callable[[str], bool]
+
 
 class _PicowsConnection:
     # picows.websockets' connection does not expose its picows transport: the
@@ -299,17 +304,135 @@ class _PicowsConnection:
         )
 
 
+class _PicowsListenerConnection(_PicowsConnection):
+    """A connection whose frames can reach a receiver straight from picows' callback.
+
+    Its ``ws`` is a :func:`_listener_class` instance.  The frames the receiver
+    does not take (binary, fragmented, compressed, invalid UTF-8, declined) go
+    to picows.websockets' own queue and ``recv()``; while any message is
+    there or in the caller's hands, new frames queue behind it, so the order
+    of messages never changes.  A message counts as handled when the caller
+    asks ``recv()`` for the next one.
+    """
+
+    __slots__ = ("_handed",)
+
+    def __init__(self, ws: Any, sock: socket.socket, compat: Any) -> None:
+        super().__init__(ws, sock, compat)
+        self._handed = False
+        self.recv = self._recv
+
+    async def _recv(self) -> str | bytes:
+        ws = self.ws
+        if self._handed:
+            self._handed = False
+            ws.behind -= 1
+        message: str | bytes = await ws.recv()
+        self._handed = True
+        return message
+
+    def set_receiver(self, receiver: Receiver | None) -> None:
+        """Offer complete text messages to ``receiver`` first (None: stop)."""
+        self.ws.receiver = receiver
+
+
 def _picows_code(code: Any) -> int:
     """picows reports a close frame without a status as code 0; websockets as 1005."""
     value = int(code)
     return _NO_STATUS_RCVD if value == 0 else value
 
 
+class _PicowsParts(NamedTuple):
+    """What opening a listener connection takes from picows (see ``_picows_parts``)."""
+
+    picows: Any
+    listener: type[Any]
+    request: Any
+    response: Any
+    resolve_subprotocol: Callable[..., Any]
+    configure_permessage_deflate: Callable[..., Any]
+    default_user_agent: Callable[[], str]
+
+
+def _picows_parts() -> _PicowsParts | None:
+    """picows' pieces for :func:`_open_listener`, or None if this picows lacks one.
+
+    picows.websockets does not let its ``connect()`` build a subclass of its
+    connection, so the listener connection is opened the way ``connect()``
+    opens its own, from the same pieces.
+    """
+    try:
+        import picows
+        from picows.websockets.asyncio.connection import ClientConnection
+        from picows.websockets.asyncio.negotiation import (
+            configure_permessage_deflate,
+            resolve_subprotocol,
+        )
+        from picows.websockets.asyncio.utils import default_user_agent
+        from picows.websockets.compat import Request, Response
+
+        text, binary = picows.WSMsgType.TEXT, picows.WSMsgType.BINARY
+    except (ImportError, AttributeError):  # pragma: no cover - another picows layout
+        return None
+
+    base_on_frame = ClientConnection.on_ws_frame
+
+    class _Listener(ClientConnection):
+        __slots__ = ("behind", "limit", "receiver")
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            #: takes complete text frames first, when set
+            self.receiver: Receiver | None = None
+            #: messages given to picows.websockets' queue and not yet handled
+            self.behind = 0
+            #: the largest frame the receiver gets (picows.websockets fails larger ones)
+            self.limit: int = kwargs["max_frame_size"]
+
+        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            receiver = self.receiver
+            if (
+                receiver is not None
+                and not self.behind
+                and frame.msg_type == text
+                and frame.fin
+                and not frame.rsv1
+                and frame.payload_size <= self.limit
+            ):
+                try:
+                    message = frame.get_payload_as_utf8_text()
+                except UnicodeDecodeError:
+                    pass  # picows.websockets fails the connection (1007)
+                else:
+                    if receiver(message):
+                        return
+            base_on_frame(self, transport, frame)
+            kind = frame.msg_type
+            if kind == text or kind == binary:
+                self.behind += 1
+
+    return _PicowsParts(
+        picows=picows,
+        listener=_Listener,
+        request=Request,
+        response=Response,
+        resolve_subprotocol=resolve_subprotocol,
+        configure_permessage_deflate=configure_permessage_deflate,
+        default_user_agent=default_user_agent,
+    )
+
+
 class PicowsTransport(Transport):
     """picows' websockets-compatible client (``picows.websockets``).
 
+    Complete, uncompressed text frames go from picows' frame callback straight
+    to the connection's reader (no coroutine per message), which delivers them
+    there when the dispatcher is idle and the handlers are plain functions;
+    every other frame takes picows.websockets' ``recv()``.
+
     Args:
         use_aiofastnet: passed to picows (None: aiofastnet when installed).
+        receiver: False keeps every frame on ``recv()`` (picows.websockets as it is).
 
     Raises:
         ConfigError: picows is not installed.
@@ -317,13 +440,14 @@ class PicowsTransport(Transport):
 
     name = "picows"
 
-    def __init__(self, *, use_aiofastnet: bool | None = None) -> None:
+    def __init__(self, *, use_aiofastnet: bool | None = None, receiver: bool = True) -> None:
         try:
             from picows import websockets as compat
         except ImportError as exc:
             raise ConfigError("transport", "picows", _PICOWS_MISSING) from exc
         self._compat = compat
         self._use_aiofastnet = use_aiofastnet
+        self._parts = _picows_parts() if receiver else None
 
     async def open(
         self,
@@ -360,48 +484,148 @@ class PicowsTransport(Transport):
             "socket_factory": socket_factory,
             # picows' own logger name (picows.websockets would log as websockets.client)
             "logger": _PICOWS_LOGGER,
+            "ssl": ssl,
+            "user_agent_header": user_agent,
         }
-        if ssl is not None:
-            kwargs["ssl"] = ssl
-        if user_agent is not None:
-            kwargs["user_agent_header"] = user_agent
         if self._use_aiofastnet is not None:
             kwargs["use_aiofastnet"] = self._use_aiofastnet
+        parts = self._parts
         try:
             # Not asyncio.wait_for: on 3.11 it can swallow a cancellation that
             # arrives as the handshake completes (close() while connecting).
             async with _timeout(open_timeout):
-                ws = await compat.connect(url, **kwargs)
+                if parts is None:
+                    if user_agent is None:
+                        del kwargs["user_agent_header"]
+                    if ssl is None:
+                        del kwargs["ssl"]
+                    ws = await compat.connect(url, **kwargs)
+                else:
+                    ws = await _open_listener(parts, url, **kwargs)
         except BaseException as exc:
             for sock in sockets:
                 _shutdown(sock)
-            if isinstance(exc, errors.InvalidStatus):
-                response = exc.response
-                raw = response.headers
-                # picows keeps the body it read with the headers on its own exception.
-                body = response.body or getattr(exc.__cause__, "raw_body", None) or b""
-                raise HandshakeStatus(
-                    int(response.status_code),
-                    {str(k): str(v) for k, v in raw.items()},
-                    bytes(body).decode("utf-8", "replace"),
-                    raw.get("Retry-After"),
-                ) from exc
-            if isinstance(exc, errors.InvalidMessage):
-                raise HandshakeFailed(str(exc), invalid=False) from exc
-            if isinstance(exc, (errors.InvalidHandshake, errors.InvalidURI)):
-                raise HandshakeFailed(str(exc), invalid=True) from exc
-            if isinstance(exc, AssertionError):
-                # picows.websockets asserts it got a connection: the server closed
-                # the TCP connection before answering the handshake.
-                raise ConnectionResetError(
-                    "connection closed during the opening handshake"
-                ) from exc
-            raise
+            mapped = _picows_open_error(exc, errors, None if parts is None else parts.picows)
+            if mapped is None:
+                raise
+            raise mapped from exc
         if ws is None or not sockets:  # the assertion above, under python -O
             for sock in sockets:
                 _shutdown(sock)
             raise ConnectionResetError("connection closed during the opening handshake")
-        return _PicowsConnection(ws, sockets[-1], compat)
+        if parts is None:
+            return _PicowsConnection(ws, sockets[-1], compat)
+        return _PicowsListenerConnection(ws, sockets[-1], compat)
+
+
+def _picows_open_error(exc: BaseException, errors: Any, core: Any) -> BaseException | None:
+    """What ``open()`` raises for ``exc``, raised by picows.websockets (``errors``) or
+    by picows itself (``core``, when the listener connection was opened); None: as is.
+    """
+    if isinstance(exc, errors.InvalidStatus):
+        # picows keeps the body it read with the headers on its own exception.
+        response = exc.response
+        status, body = (
+            response.status_code,
+            response.body or getattr(exc.__cause__, "raw_body", None),
+        )
+    elif core is not None and isinstance(exc, core.WSInvalidStatusError):
+        response = exc.response
+        status, body = response.status, response.body or exc.raw_body
+    elif isinstance(exc, errors.InvalidMessage) or (
+        core is not None and isinstance(exc, core.WSInvalidMessageError)
+    ):
+        return HandshakeFailed(str(exc), invalid=False)
+    elif isinstance(exc, (errors.InvalidHandshake, errors.InvalidURI)) or (
+        core is not None and isinstance(exc, (core.WSHandshakeError, core.WSInvalidURL))
+    ):
+        return HandshakeFailed(str(exc), invalid=True)
+    elif isinstance(exc, AssertionError):
+        # picows.websockets asserts it got a connection: the server closed
+        # the TCP connection before answering the handshake.
+        return ConnectionResetError("connection closed during the opening handshake")
+    else:
+        return None
+    headers = response.headers
+    return HandshakeStatus(
+        int(status),
+        {str(k): str(v) for k, v in headers.items()},
+        bytes(body or b"").decode("utf-8", "replace"),
+        headers.get("Retry-After"),
+    )
+
+
+async def _open_listener(
+    parts: _PicowsParts,
+    url: str,
+    *,
+    additional_headers: Mapping[str, str] | None,
+    open_timeout: float | None,
+    ping_interval: float | None,
+    ping_timeout: float | None,
+    close_timeout: float,
+    max_size: int | None,
+    socket_factory: Callable[[Any], Awaitable[socket.socket]],
+    logger: logging.Logger,
+    ssl: _ssl.SSLContext | None,
+    user_agent_header: str | None,
+    use_aiofastnet: bool | None = None,
+) -> Any:
+    """Open a listener connection as ``picows.websockets.connect()`` opens its own.
+
+    With the same defaults: permessage-deflate offered, a queue of 16 frames
+    before reading pauses, a 32 KiB write limit, the proxy of the environment.
+    """
+    headers = list((additional_headers or {}).items())
+    headers.append(("User-Agent", user_agent_header or parts.default_user_agent()))
+    headers.append(("Sec-WebSocket-Extensions", _PERMESSAGE_DEFLATE_REQUEST))
+    frame_limit = 2**31 - 1 if max_size is None else max_size
+
+    def listener_factory(request: Any, response: Any) -> Any:
+        wrapped = parts.response.from_picows(response)
+        return parts.listener(
+            request=parts.request.from_picows(request),
+            response=wrapped,
+            subprotocol=parts.resolve_subprotocol(None, wrapped),
+            permessage_deflate=parts.configure_permessage_deflate(wrapped, "deflate"),
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+            close_timeout=close_timeout,
+            max_queue=16,
+            write_limit=32768,
+            max_message_size=0 if max_size is None else max_size,
+            max_frame_size=frame_limit,
+            logger=logger,
+        )
+
+    kwargs: dict[str, Any] = {}
+    if use_aiofastnet is not None:
+        kwargs["use_aiofastnet"] = use_aiofastnet
+    _, listener = await parts.picows.ws_connect(
+        listener_factory,
+        url,
+        ssl_context=ssl,
+        websocket_handshake_timeout=open_timeout,
+        enable_auto_ping=False,
+        enable_auto_pong=True,
+        max_frame_size=frame_limit,
+        extra_headers=headers,
+        proxy=_environment_proxy(url),
+        socket_factory=socket_factory,
+        logger_name=logger,
+        **kwargs,
+    )
+    return listener
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (as websockets' ``proxy=True``)."""
+    from urllib.request import getproxies
+
+    secure = url[:4].lower() == "wss:"
+    proxies = getproxies()
+    found = proxies.get("wss" if secure else "ws") or proxies.get("https" if secure else "http")
+    return found or None
 
 
 async def _connect_socket(host: str, port: int) -> socket.socket:

@@ -1121,6 +1121,9 @@ class Connection(Dispatcher):
         append = queue.append
         bound = self._queue_size
         counters = self._counters
+        set_receiver = getattr(ws, "set_receiver", None)
+        if set_receiver is not None:
+            set_receiver(self._receiver())
         try:
             while True:
                 frame = await recv()
@@ -1175,9 +1178,69 @@ class Connection(Dispatcher):
                 initiated=initiated,
             )
         finally:
+            if set_receiver is not None:
+                set_receiver(None)
             self._ws = None
             self._counters.connected_since = None
             await _abort(ws, self._close_timeout)
+
+    def _receiver(self) -> Callable[[str], bool]:
+        """The reader for frames the transport hands over from its own callback.
+
+        What ``_serve`` does with a frame, without a coroutine step: decode,
+        route, track, then deliver at once (``_deliver_now``) or queue.  A frame
+        it cannot finish here goes back to the transport's ``recv()`` and
+        ``_serve``: protocol traffic (its reply is sent from there), and any
+        frame that finds the queue full (the overflow mode is applied there).
+        """
+        decode = self.protocol.decode
+        names = self._names
+        queue = self._queue
+        append = queue.append
+        bound = self._queue_size
+        counters = self._counters
+        deliver_now = self._deliver_now
+
+        block = self._overflow == "block"
+
+        def receive(frame: str) -> bool:
+            if len(queue) - self._lifecycle_queued >= bound:
+                if block:
+                    self._full_ahead(frame)
+                return False
+            try:
+                channel, message = decode(frame)
+            except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+                counters.messages_received += 1
+                self._bad_frame(exc, frame)
+                return True
+            name = names.get(channel)
+            if name is None:
+                if channel == CONSUMED:
+                    return False
+                name = self._name_for(channel)
+                assert name is not None
+            counters.messages_received += 1
+            if self._tracking and not self._admit(channel, message):
+                return True
+            if self._idle is None or not deliver_now(name, message):
+                append((name, message))
+                if self._idle is not None:
+                    self._wake()
+            return True
+
+        return receive
+
+    def _full_ahead(self, frame: str) -> None:
+        """Block mode, a frame ``_serve`` will wait with: report the full queue now,
+        as ``_serve`` reports it when it meets the bound within one read."""
+        try:
+            channel, _ = self.protocol.decode(frame)
+        except Exception:  # noqa: BLE001 - _serve reports the bad frame
+            return
+        if channel != CONSUMED:
+            self._last_dropped_channel = channel
+            self._schedule_report(dropped=False)
 
     def _name_for(self, channel: str | None) -> str | None:
         """The event name of a channel (memoised), or None for a consumed frame."""

@@ -23,6 +23,9 @@ Variants:
   wsevents-sequence wsevents-sync with sequence tracking on "trades" (extra)
   wsevents-picows-sync, wsevents-picows-async
                     wsevents-sync / wsevents-async with transport="picows" (needs picows)
+  wsevents-picows-recv
+                    wsevents-picows-sync without the frame-callback path: every
+                    frame through picows.websockets' recv() (extra, for A/B)
 """
 
 import asyncio
@@ -146,6 +149,12 @@ async def stream_picows_async(url, sink, opts):
     await stream_async(url, sink, opts, transport="picows")
 
 
+async def stream_picows_recv(url, sink, opts):
+    from wsevents._transport import PicowsTransport
+
+    await stream_sync(url, sink, opts, transport=PicowsTransport(receiver=False))
+
+
 async def reconnect_picows(url, sink, opts):
     await stream_sync(url, sink, opts, stable_after=0.01, transport="picows")
 
@@ -253,6 +262,13 @@ if _has("picows"):
         stream=stream_picows_async,
         packages=[*PACKAGES, "picows", "aiofastnet"],
         label="wsevents transport='picows', async handler",
+    )
+    VARIANTS["wsevents-picows-recv"] = dict(
+        stream=stream_picows_recv,
+        packages=[*PACKAGES, "picows", "aiofastnet"],
+        label="wsevents-picows-sync with every frame on picows.websockets' recv()",
+        scenarios=["throughput"],
+        default=False,
     )
 
 if __name__ == "__main__":

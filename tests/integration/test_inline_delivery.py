@@ -1,0 +1,276 @@
+"""Delivery straight from the transport's frame callback (picows, uncompressed frames).
+
+The picows transport hands complete text frames to the connection inside its
+own callback, and the dispatcher delivers them there when it is idle and the
+handlers are plain functions.  These tests pin down that this changes nothing a
+handler can see: order, error reporting, awaitables returned by plain
+functions, handlers added on the way, the overflow modes, stats.  The ordering
+tests run on both transports, compressed and not, and expect the same records.
+
+Where it matters, a handler tells the two paths apart by
+``asyncio.current_task()``: None in the frame callback, the dispatcher task
+otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+import wsevents
+import wsevents._transport
+from tests.conftest import Recorder, until
+from wsevents.testing import FakeClient, FakeServer
+
+
+Make = Callable[..., wsevents.Connection]
+
+#: (transport, FakeServer compression): picows without compression is the inline path
+PATHS = [
+    pytest.param("picows", None, id="picows-inline"),
+    pytest.param("picows", "deflate", id="picows-recv"),
+    pytest.param("websockets", None, id="websockets"),
+]
+
+
+@pytest.fixture
+async def plain_server() -> AsyncIterator[FakeServer]:
+    """A FakeServer that refuses permessage-deflate: picows' inline path applies."""
+    async with FakeServer(compression=None) as fake:
+        yield fake
+
+
+async def _burst(client: FakeClient, count: int, channel: str = "t", start: int = 0) -> None:
+    """Send ``count`` messages without yielding in between: one read on the client."""
+    for n in range(start, start + count):
+        await client.send({"channel": channel, "n": n})
+
+
+@pytest.mark.parametrize(("transport", "compression"), PATHS)
+async def test_errors_and_awaitables_keep_their_place(
+    make_connection: Make, transport: str, compression: str | None
+) -> None:
+    """A raising handler's error, and an awaitable a plain function returns, come in
+    order: before the message's next handler and before the next message."""
+    async with FakeServer(compression=compression) as server:
+        ws = make_connection(server.url, transport=transport)
+        seen: list[tuple[str, int]] = []
+
+        async def later(n: int) -> None:
+            await asyncio.sleep(0)
+            seen.append(("awaited", n))
+
+        def first(msg: dict[str, Any]) -> Any:
+            n = msg["n"]
+            seen.append(("first", n))
+            if n == 2:
+                raise ValueError(n)
+            if n == 4:
+                return later(n)  # a plain function returning a coroutine
+            return None
+
+        def second(msg: dict[str, Any]) -> None:
+            seen.append(("second", msg["n"]))
+
+        ws.on("message:t", first)
+        ws.on("message:t", second)
+        ws.on("error", lambda exc: seen.append(("error", exc.args[0])))
+        await ws.connect()
+        client = await server.wait_for_client()
+        await _burst(client, 7)
+        await until(lambda: ("second", 6) in seen)
+        assert seen == [
+            ("first", 0), ("second", 0),
+            ("first", 1), ("second", 1),
+            ("first", 2), ("error", 2), ("second", 2),
+            ("first", 3), ("second", 3),
+            ("first", 4), ("awaited", 4), ("second", 4),
+            ("first", 5), ("second", 5),
+            ("first", 6), ("second", 6),
+        ]  # fmt: skip
+        assert ws.stats.handler_errors == 1
+        await until(lambda: ws.stats.messages_delivered == 7)
+
+
+@pytest.mark.parametrize(("transport", "compression"), PATHS)
+async def test_frames_of_every_kind_keep_their_order(
+    make_connection: Make, transport: str, compression: str | None
+) -> None:
+    """Binary, fragmented and consumed frames (answered) among text frames: every
+    message in the order sent, whichever path each frame took."""
+    async with FakeServer(compression=compression) as server:
+        protocol = wsevents.JsonProtocol(heartbeat=({"op": "ping"}, {"op": "pong"}))
+        ws = make_connection(server.url, transport=transport, protocol=protocol)
+        got: list[int] = []
+        ws.on("message:t", lambda msg: got.append(msg["n"]))
+        await ws.connect()
+        client = await server.wait_for_client()
+        await _burst(client, 2)
+        await client.send(b'{"channel": "t", "n": 2}')
+        await client.websocket.send(['{"channel": "t", ', '"n": 3}'])
+        await client.send({"op": "ping"})
+        await _burst(client, 3, start=4)
+        await client.websocket.send(['{"channel": "t", ', '"n": 7}'])
+        await _burst(client, 2, start=8)
+        await until(lambda: len(got) == 10)
+        assert got == list(range(10))
+        assert await client.wait_received(lambda frames: {"op": "pong"} in frames)
+        assert ws.stats.messages_received == 11  # the ping counts
+
+
+async def test_plain_handlers_run_in_the_frame_callback(
+    plain_server: FakeServer, make_connection: Make
+) -> None:
+    """On picows, uncompressed: a plain function runs in the frame callback, a
+    coroutine function in the dispatcher, in order all the same."""
+    ws = make_connection(plain_server.url, transport="picows")
+    tasks: dict[str, list[asyncio.Task[Any] | None]] = {"t": [], "u": []}
+    order: list[str] = []
+
+    def on_t(msg: dict[str, Any]) -> None:
+        tasks["t"].append(asyncio.current_task())
+        order.append(f"t{msg['n']}")
+
+    async def on_u(msg: dict[str, Any]) -> None:
+        tasks["u"].append(asyncio.current_task())
+        order.append(f"u{msg['n']}")
+
+    ws.on("message:t", on_t)
+    ws.on("message:u", on_u)
+    await ws.connect()
+    client = await plain_server.wait_for_client()
+    await until(lambda: ws.stats.messages_delivered == 0 and not ws.stats.queue_depth)
+    await _burst(client, 3, "t")
+    await until(lambda: len(order) == 3)
+    await _burst(client, 2, "u")
+    await _burst(client, 2, "t", start=3)
+    await until(lambda: len(order) == 7)
+    assert order == ["t0", "t1", "t2", "u0", "u1", "t3", "t4"]
+    assert tasks["t"][:3] == [None, None, None]
+    assert all(task is not None for task in tasks["u"])
+    await until(lambda: ws.stats.messages_delivered == 7)
+    assert ws.stats.last_message_at is not None
+
+
+async def test_handlers_added_on_the_way_are_called_from_the_next_message(
+    plain_server: FakeServer, make_connection: Make
+) -> None:
+    """A handler that adds an async handler and removes itself: the change applies
+    from the next message on, and the async handler is awaited in order."""
+    ws = make_connection(plain_server.url, transport="picows")
+    seen: list[str] = []
+
+    async def awaited(msg: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        seen.append(f"async{msg['n']}")
+
+    def plain(msg: dict[str, Any]) -> None:
+        seen.append(f"plain{msg['n']}")
+        if msg["n"] == 1:
+            ws.on("message:t", awaited)
+            ws.remove_listener("message:t", plain)
+
+    ws.on("message:t", plain)
+    ws.once("message:t", awaited)  # pyee wraps it in a plain function
+    await ws.connect()
+    client = await plain_server.wait_for_client()
+    await _burst(client, 4)
+    await until(lambda: "async3" in seen)
+    assert seen == ["plain0", "async0", "plain1", "async2", "async3"]
+
+
+async def test_a_long_burst_lets_the_loop_run(
+    plain_server: FakeServer, make_connection: Make
+) -> None:
+    """Handlers that hold the loop (2 ms of CPU each, 150 messages in one read): after
+    YIELD_INTERVAL the rest goes through the dispatcher, which lets timers run,
+    instead of the frame callback keeping the loop for the whole burst."""
+    ws = make_connection(plain_server.url, transport="picows")
+    seen: list[Any] = []
+    loop = asyncio.get_running_loop()
+
+    def busy(msg: dict[str, Any]) -> None:
+        if msg["n"] == 0:
+            loop.call_soon(seen.append, "timer")
+        deadline = time.perf_counter() + 0.002
+        while time.perf_counter() < deadline:
+            pass
+        seen.append(msg["n"])
+
+    ws.on("message:t", busy)
+    await ws.connect()
+    client = await plain_server.wait_for_client()
+    # One write of 150 frames: the client reads them in one callback.
+    frames = [json.dumps({"channel": "t", "n": n}).encode() for n in range(150)]
+    client.websocket.transport.write(b"".join(bytes([0x81, len(f)]) + f for f in frames))
+    await until(lambda: 149 in seen, 10)
+    assert [n for n in seen if n != "timer"] == list(range(150))
+    # 50 ms of 2 ms handlers: the timer runs after at most ~26 messages, long before the end.
+    assert seen.index("timer") < 60
+
+
+@pytest.mark.parametrize(
+    ("overflow", "expected", "dropped"),
+    [
+        ("block", list(range(12)), 0),
+        ("drop_newest", [0, 1, 2, 3], 8),
+        ("drop_oldest", [0, 9, 10, 11], 8),
+    ],
+)
+async def test_a_full_queue_applies_the_overflow_mode(
+    plain_server: FakeServer,
+    make_connection: Make,
+    overflow: str,
+    expected: list[int],
+    dropped: int,
+) -> None:
+    """Frames that find the queue full leave the frame callback for the reader task,
+    which applies the overflow mode as on any transport."""
+    ws = make_connection(plain_server.url, transport="picows", queue_size=3, overflow=overflow)
+    release = asyncio.Event()
+    got: list[int] = []
+    rec = Recorder(ws, "queue_full")
+
+    @ws.on("message:t")
+    async def stuck(msg: dict[str, Any]) -> None:
+        if msg["n"] == 0:
+            await release.wait()
+        got.append(msg["n"])
+
+    await ws.connect()
+    client = await plain_server.wait_for_client()
+    await _burst(client, 12)
+    if overflow == "block":
+        # reported at once (the report goes to the front of the queue)
+        await rec.wait_count("queue_full", 1)
+    else:
+        await until(lambda: ws.stats.messages_dropped == dropped)
+    release.set()
+    await rec.wait_count("queue_full", 1)
+    assert rec.of("queue_full")[0].channel == "t"
+    await until(lambda: len(got) == len(expected))
+    await until(lambda: ws.stats.messages_received == 12)
+    assert got == expected
+    assert ws.stats.messages_dropped == dropped
+    assert ws.stats.queue_depth <= 3
+
+
+async def test_receiver_off_keeps_every_frame_on_recv(
+    plain_server: FakeServer, make_connection: Make
+) -> None:
+    """PicowsTransport(receiver=False) (internal: for A/B benchmarks): picows.websockets
+    as it is, handlers in the dispatcher task."""
+    transport = wsevents._transport.PicowsTransport(receiver=False)
+    ws = make_connection(plain_server.url, transport=transport)
+    tasks: list[asyncio.Task[Any] | None] = []
+    ws.on("message:t", lambda msg: tasks.append(asyncio.current_task()))
+    await ws.connect()
+    client = await plain_server.wait_for_client()
+    await _burst(client, 5)
+    await until(lambda: len(tasks) == 5)
+    assert all(task is not None for task in tasks)

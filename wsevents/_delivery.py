@@ -503,6 +503,11 @@ class Dispatcher(EventEmitter):
                         if not payload.future.done():
                             payload.future.set_result(None)
                         return
+                    elif name == ERROR:
+                        # Reported through the queue (a bad frame, a failed
+                        # function of the user's): logged when nobody listens.
+                        await self._report_error(payload)
+                        continue
                 space = self._space
                 if space is not None and len(queue) - self._lifecycle_queued < self._queue_size:
                     self._space = None

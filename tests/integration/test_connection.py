@@ -128,6 +128,30 @@ async def test_error_handler_that_raises_is_logged_not_recursed(
     assert "an 'error' handler raised" in caplog.text
 
 
+async def test_errors_without_error_handler_are_logged(
+    server: FakeServer, make_connection: Make, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no `error` handler, a handler's error and a bad frame are both logged."""
+    ws = make_connection(server.url)
+    rec = Recorder(ws, "message:trades")
+
+    @ws.on("message:trades")
+    def handler(msg: dict[str, Any]) -> None:
+        if msg["n"] == 1:
+            raise ValueError("handler broke")
+
+    await ws.connect()
+    client = await server.wait_for_client()
+    await server.publish("trades", {"n": 1})
+    await client.send("not json{")
+    await server.publish("trades", {"n": 2})
+    await rec.wait_count("message:trades", 2)
+    await until(lambda: caplog.text.count("unhandled error") == 2)
+    assert "handler broke" in caplog.text
+    assert "frame is not valid JSON" in caplog.text
+    assert ws.stats.decode_errors == 1
+
+
 async def test_bad_frame_is_an_error_event(server: FakeServer, make_connection: Make) -> None:
     """A frame that is not JSON becomes a FrameError event naming it; others still flow."""
     ws = make_connection(server.url)

@@ -788,6 +788,107 @@ def main() -> None:
     log(f"raw results: {out}")
 
 
+#: issue #8's targets: (what, system, scenario, field, "min"/"max", bound)
+TARGETS = [
+    (
+        "burst, sync handler: throughput vs raw websockets",
+        "wsevents-sync", "throughput", "ratio", "min", 0.95,
+    ),
+    (
+        "burst, async handler: throughput vs raw websockets",
+        "wsevents-async", "throughput", "ratio", "min", 0.90,
+    ),
+    (
+        "10,000 msg/s, sync handler: CPU per message vs raw websockets",
+        "wsevents-sync", "paced", "cpu_ratio", "max", 1.10,
+    ),
+    (
+        "10,000 msg/s, async handler: CPU per message vs raw websockets",
+        "wsevents-async", "paced", "cpu_ratio", "max", 1.10,
+    ),
+    (
+        "burst, decoder='orjson': throughput vs raw websockets",
+        "wsevents-orjson", "throughput", "ratio", "min", 1.20,
+    ),
+    (
+        "burst, transport='picows', sync handler: throughput vs raw websockets",
+        "wsevents-picows-sync", "throughput", "ratio", "min", 2.00,
+    ),
+]  # fmt: skip
+TIMES = "\u00d7"  # the multiplication sign of the tables
+
+
+def _is_peer(name: str) -> bool:
+    return not name.startswith("wsevents") and name != BASELINE[0] and "@" not in name
+
+
+def md_targets(results: dict, metas: list[dict], a: argparse.Namespace) -> str | None:
+    """Issue #8's targets against this run (only those the run measured)."""
+    rows = []
+    summaries = {}
+    for scenario, n in (
+        ("throughput", a.n),
+        ("paced", int(a.paced_rate * a.paced_duration)),
+        ("slow", a.slow_n),
+    ):
+        if scenario in results:
+            summaries[scenario] = {
+                x["name"]: x
+                for x in summarize_stream(results[scenario]["runs"], metas, n)
+                if x["loop"] == "asyncio"
+            }
+
+    def check(value, kind, bound) -> str:
+        if value is None:
+            return DASH
+        return "yes" if (value >= bound if kind == "min" else value <= bound) else "**NO**"
+
+    for what, system, scenario, field, kind, bound in TARGETS:
+        x = summaries.get(scenario, {}).get(system)
+        if x is None:
+            continue
+        value = x[field]
+        need = f"{'≥' if kind == 'min' else '≤'} {bound:.2f}{TIMES}"
+        rows.append([what, need, fmt(value, ".2f") + TIMES, check(value, kind, bound)])
+    tp = summaries.get("throughput", {})
+    ours = tp.get("wsevents-picows-sync")
+    peers = [x for name, x in tp.items() if _is_peer(name) and x["ratio"] is not None]
+    if ours is not None and ours["ratio"] is not None and peers:
+        best = max(peers, key=lambda x: x["ratio"])
+        rows.append(
+            [
+                "burst, transport='picows', sync handler: ahead of every peer measured",
+                f"> {best['name']} ({best['ratio']:.2f}{TIMES})",
+                f"{ours['ratio']:.2f}{TIMES}",
+                "yes" if ours["ratio"] > best["ratio"] else "**NO**",
+            ]
+        )
+    idle = {r["system"]: r for r in results.get("idle", [])}
+    if "wsevents" in idle:
+        kib = idle["wsevents"]["kb_per_conn"]
+        rows.append(
+            ["memory per idle connection", "≤ 20 KiB", f"{kib:.1f} KiB", check(kib, "max", 20.0)]
+        )
+    slow = summaries.get("slow", {})
+    base = slow.get(BASELINE[0])
+    ours_slow = [x for name, x in slow.items() if name.startswith("wsevents")]
+    if base is not None and base["rss"] and ours_slow:
+        worst = max(ours_slow, key=lambda x: x["rss"] or 0)
+        ratio = worst["rss"] / base["rss"]
+        rows.append(
+            [
+                f"slow consumer, {a.slow_n:,}-msg burst: peak RSS of every wsevents variant "
+                "vs raw websockets (the queue bound holds)",
+                f"≤ 2.00{TIMES}",
+                f"{ratio:.2f}{TIMES} ({worst['name']})",
+                check(ratio, "max", 2.0),
+            ]
+        )
+    if not rows:
+        return None
+    return table(["target (issue #8)", "required", "measured", "met"], "lrrl", rows)
+
+
 def render(results: dict) -> str:
     """The markdown report of a results dict (as written to results/*.json)."""
     env = results["env"]
@@ -804,6 +905,11 @@ def render(results: dict) -> str:
         + ". Ratios are taken against raw websockets within the same repetition, then the "
         "median over repetitions; compare ratios, not absolute figures, across machines._\n",
     ]
+    targets = md_targets(results, metas, a)
+    if targets:
+        md.append("### Targets\n")
+        md.append(targets)
+        md.append("")
     if "throughput" in results:
         runs = results["throughput"]["runs"]
         rows = summarize_stream(runs, metas, a.n)

@@ -619,13 +619,20 @@ async def _open_listener(
 
 
 def _environment_proxy(url: str) -> str | None:
-    """The proxy the environment names for ``url`` (as websockets' ``proxy=True``)."""
-    from urllib.request import getproxies
+    """The proxy the environment names for ``url`` (as websockets' ``proxy=True``),
+    None when there is none or ``no_proxy`` exempts the host."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
 
     secure = url[:4].lower() == "wss:"
     proxies = getproxies()
     found = proxies.get("wss" if secure else "ws") or proxies.get("https" if secure else "http")
-    return found or None
+    if not found:
+        return None
+    host = urlsplit(url).hostname
+    if host and proxy_bypass(host):
+        return None
+    return found
 
 
 async def _connect_socket(host: str, port: int) -> socket.socket:

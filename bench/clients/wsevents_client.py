@@ -16,7 +16,7 @@ Variants:
                     bounded queue (10,000, drop_oldest / block) takes the backlog
   wsevents-message  one handler on the generic "message" event, user routes (extra)
   wsevents-stream   `async for msg in ws.stream("message:trades")` (extra)
-  wsevents-orjson   wsevents-sync with decoder="orjson" (extra, needs orjson)
+  wsevents-orjson   wsevents-sync with decoder="orjson" (throughput only, needs orjson)
   wsevents-handover-ready
                     wsevents-sync with dedup_key set: handover armed, none happening:
                     what the feature costs outside a handover's overlap (extra)
@@ -247,7 +247,6 @@ if _has("orjson"):
         packages=[*PACKAGES, "orjson"],
         label="wsevents sync handler, decoder='orjson'",
         scenarios=["throughput"],
-        default=False,
     )
 
 if _has("picows"):

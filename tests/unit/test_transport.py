@@ -98,3 +98,29 @@ def test_picows_close_codes_are_normalised() -> None:
 
     conn = transport_module._PicowsConnection.__new__(transport_module._PicowsConnection)
     assert conn.close_info(Closed()) == CloseInfo(1005, "", 1000, "bye", True)
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "expected"),
+    [
+        ({}, "ws://feed.example/ws", None),
+        ({"http_proxy": "http://proxy:3128"}, "ws://feed.example/ws", "http://proxy:3128"),
+        ({"https_proxy": "http://tls-proxy:3128"}, "wss://feed.example/ws", "http://tls-proxy:3128"),
+        ({"http_proxy": "http://proxy:3128"}, "wss://feed.example/ws", None),
+        (
+            {"http_proxy": "http://proxy:3128", "no_proxy": "127.0.0.1,localhost"},
+            "ws://127.0.0.1:9000/",
+            None,
+        ),
+    ],
+)
+def test_picows_proxy_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], url: str, expected: str | None
+) -> None:
+    """The picows transport takes the environment's proxy as websockets does, no_proxy included."""
+    for name in ("http_proxy", "https_proxy", "ws_proxy", "wss_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert transport_module._environment_proxy(url) == expected

@@ -1252,7 +1252,6 @@ class Connection(Dispatcher):
         bound = self._queue_size
         counters = self._counters
         deliver_now = self._deliver_now
-
         block = self._overflow == "block"
 
         def receive(frame: str) -> bool:

@@ -142,9 +142,10 @@ async def test_plain_handlers_run_in_the_frame_callback(
 
     ws.on("message:t", on_t)
     ws.on("message:u", on_u)
+    rec = Recorder(ws, "connect")
     await ws.connect()
     client = await plain_server.wait_for_client()
-    await until(lambda: ws.stats.messages_delivered == 0 and not ws.stats.queue_depth)
+    await rec.wait_count("connect", 1)  # the dispatcher is idle from here on
     await _burst(client, 3, "t")
     await until(lambda: len(order) == 3)
     await _burst(client, 2, "u")

@@ -33,6 +33,7 @@ queue behind; a burst delivered this way hands over to the queue after
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import time
@@ -201,6 +202,7 @@ class Dispatcher(EventEmitter):
         "_last_dropped_channel",
         "_last_report",
         "_lifecycle_queued",
+        "_observers",
         "_overflow",
         "_pending_tasks",
         "_queue",
@@ -239,6 +241,8 @@ class Dispatcher(EventEmitter):
         self._last_report = -QUEUE_FULL_REPORT_INTERVAL
         self._last_dropped_channel: str | None = None
         self._pending_tasks: set[asyncio.Task[Any]] | None = None
+        #: callbacks ``(event name, payload)`` called after every delivered event's handlers
+        self._observers: tuple[Callable[[str, Any], Any], ...] = ()
         #: the end of delivery once queued: every close path waits for the same one
         self._barrier: asyncio.Future[None] | None = None
 
@@ -260,6 +264,30 @@ class Dispatcher(EventEmitter):
         """Remove every listener of ``event`` (of every event when None), as in pyee."""
         super().remove_all_listeners(event)
         with self._lock:
+            self._cache.clear()
+            self._inline_cache.clear()
+
+    def add_observer(self, observer: Callable[[str, Any], Any]) -> None:
+        """Call ``observer(event_name, payload)`` for every event this emitter delivers.
+
+        A low-level hook for components that follow everything a connection
+        delivers (a publisher onto a message bus, a recorder): it is called in
+        delivery order, after the event's own handlers, with the same rules (an
+        awaitable it returns is awaited; what it raises goes to ``error``).
+        ``message:<channel>`` names carry the channel.  It costs nothing per
+        message when no observer is added.
+        """
+        if not callable(observer):
+            raise TypeError("observer must be callable")
+        with self._lock:
+            self._observers = (*self._observers, observer)
+            self._cache.clear()
+            self._inline_cache.clear()
+
+    def remove_observer(self, observer: Callable[[str, Any], Any]) -> None:
+        """Stop calling ``observer`` (no error if it was not added)."""
+        with self._lock:
+            self._observers = tuple(o for o in self._observers if o is not observer)
             self._cache.clear()
             self._inline_cache.clear()
 
@@ -308,6 +336,8 @@ class Dispatcher(EventEmitter):
         found = tuple(events[name].values()) if name in events else _NO_HANDLERS
         if name.startswith(MESSAGE_PREFIX) and MESSAGE in events:
             found = tuple(events[MESSAGE].values()) + found
+        if self._observers:
+            found += tuple(functools.partial(observer, name) for observer in self._observers)
         return found
 
     # -- the producer side ------------------------------------------------------

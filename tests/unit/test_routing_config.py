@@ -119,7 +119,7 @@ class TestConnectionOptions:
             ({"ping_interval": -1}, "ping_interval"),
             ({"close_timeout": 0}, "close_timeout"),
             ({"check_interval": math.nan}, "check_interval"),
-            ({"max_reconnect_attempts": 0}, "max_reconnect_attempts"),
+            ({"max_reconnect_attempts": -1}, "max_reconnect_attempts"),
             ({"stable_after": "30"}, "stable_after"),
             ({"reconnect_on_clean_close": "no"}, "reconnect_on_clean_close"),
             ({"subscriptions": "trades"}, "subscriptions"),

@@ -34,6 +34,8 @@ LAYERS: dict[str, int] = {
     "_delivery": 3,
     "_handover": 3,
     "_reader": 3,
+    "_runner": 3,
+    "_link": 3,
     "_stream": 3,
     "_transport": 3,
     "_picows": 3,

@@ -217,3 +217,14 @@ class TestValues:
         rejected = wsevents.HandshakeRejected(401, {"X": "y"}, "nope")
         assert rejected.status == 401
         assert "401" in str(rejected)
+
+
+def test_a_bad_header_never_shows_its_value() -> None:
+    """A ConfigError about headers names the header, never the (secret) values."""
+    with pytest.raises(ConfigError) as raised:
+        wsevents.Connection(
+            "wss://x.example/ws", headers={"Authorization": "Bearer s3cret", "X": 1}
+        )
+    assert "s3cret" not in str(raised.value)
+    assert "s3cret" not in repr(raised.value.value)
+    assert "'X'" in str(raised.value)

@@ -314,7 +314,7 @@ class Supervisor:
         self.last_error = failure.error
         if self.down_since is None:
             self.down_since = now
-        if not self.should_retry(failure):
+        if not self.should_retry(failure) or self.max_attempts == 0:
             if isinstance(failure.error, HandshakeRejected):
                 detail = f"handshake rejected with HTTP {failure.error.status}"
                 return self._stop(CloseReason.REJECTED, detail, failure.error)

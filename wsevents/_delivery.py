@@ -125,6 +125,7 @@ class Dispatcher:
         "_idle_turns",
         "_inline_batch",
         "_inline_delivered",
+        "_inline_get",
         "_inline_off",
         "_inline_started",
         "_last_channel",
@@ -175,6 +176,8 @@ class Dispatcher:
         self._released = False
         #: done on release(): delivery stops waiting for a task a handler returned
         self._releasing: asyncio.Future[None] | None = None
+        #: the emitter's inline cache lookup (the same mapping for the emitter's life)
+        self._inline_get = emitter.inline_cache.get
         emitter.route_errors_to(self.report_error)
 
     # -- introspection -------------------------------------------------------------
@@ -327,7 +330,9 @@ class Dispatcher:
         """
         if self._idle is None or self._inline_off:
             return False
-        handlers = self._emitter.inline_handlers(name)
+        handlers = self._inline_get(name)
+        if handlers is None:
+            handlers = self._emitter.inline_handlers(name)
         if handlers is NOT_INLINE:
             return False
         if not self._inline_batch:
@@ -340,10 +345,11 @@ class Dispatcher:
             # Handlers held the loop for long: queue the rest of the burst, so the
             # dispatcher's yielding lets the socket and the timers run.
             self._inline_off = True
-        for index, handler in enumerate(handlers):
+        for handler in handlers:
             try:
                 result = handler(payload)
             except Exception as exc:  # noqa: BLE001 - reported by the dispatcher, in order
+                index = handlers.index(handler)
                 self._resume_later(_Resume(name, payload, handlers, index + 1, None, exc))
                 return True
             if result is not None and (result.__class__ is _Coroutine or _isawaitable(result)):
@@ -351,6 +357,7 @@ class Dispatcher:
                 # coroutine function, a lambda around one): the dispatcher awaits
                 # it, and handles this event from now on.
                 self._emitter.demote(name)
+                index = handlers.index(handler)
                 self._resume_later(_Resume(name, payload, handlers, index + 1, result, None))
                 return True
         return True

@@ -134,6 +134,12 @@ class Emitter(EventEmitter):
         emitter's life, so a delivery loop may keep a reference to its ``get``)."""
         return self._cache
 
+    @property
+    def inline_cache(self) -> Mapping[str, Handlers]:
+        """The cache behind :meth:`inline_handlers` (read-only, the same mapping for
+        the emitter's life)."""
+        return self._inline_cache
+
     def handlers(self, name: str) -> Handlers:
         """The handlers of ``name`` (``message`` ones first for ``message:<ch>``), cached."""
         found = self._cache.get(name)

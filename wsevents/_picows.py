@@ -188,7 +188,7 @@ def _picows_parts() -> _PicowsParts | None:
                 except UnicodeDecodeError:
                     pass  # picows.websockets fails the connection (1007)
                 else:
-                    if receiver(message):
+                    if receiver(message) is None:
                         return
             base_on_frame(self, transport, frame)
             kind = frame.msg_type

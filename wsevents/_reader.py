@@ -66,6 +66,7 @@ class Reader:
         "_reply",
         "_tracker",
         "_tracking",
+        "receive",
         "step",
     )
 
@@ -91,8 +92,12 @@ class Reader:
         self._held: _Item | None = None
         #: channel -> event name ("message:<channel>"), memoised
         self._names: dict[str | None, str] = {_NO_CHANNEL: MESSAGE}
-        #: ``step(frame, inline)``: the per-frame step (a closure: locals are cheaper)
-        self.step = self._make_step()
+        #: ``step(frame)``: the per-frame step, for frames ``recv()`` returned
+        self.step = self._make_step(False)
+        #: ``receive(frame)``: the step for a transport's own frame callback; None
+        #: when it took the frame, else the frame is left to ``recv()`` and :meth:`run`
+        #: finishes it without decoding it again
+        self.receive = self._make_step(True)
 
     @property
     def last_sequences(self) -> dict[str, int]:
@@ -101,18 +106,27 @@ class Reader:
 
     # -- the step ----------------------------------------------------------------------
 
-    def _make_step(self) -> Callable[[str | bytes, bool], _Item | None]:
+    def _make_step(self, inline: bool) -> Callable[[str | bytes], _Item | None]:
+        """The per-frame step (a closure: locals are cheaper than attributes).
+
+        ``inline`` makes the variant for a transport's frame callback: it may
+        deliver at once (:meth:`Dispatcher.deliver_now`), and a frame it cannot
+        finish is held, decoded, for :meth:`run`.
+        """
         decode = self._protocol.decode
         names = self._names
         counters = self._counters
-        offer = self._dispatcher.offer
-        deliver_now = self._dispatcher.deliver_now
+        dispatcher = self._dispatcher
+        offer = dispatcher.offer
+        deliver_now = dispatcher.deliver_now
+        blocked = dispatcher.blocked
         name_for = self._name_for
         admit = self._admit
         bad_frame = self._bad_frame
 
-        def step(frame: str | bytes, inline: bool) -> _Item | None:
-            """One frame: None when done, or the item the asynchronous part finishes."""
+        def step(frame: str | bytes) -> _Item | None:
+            """One frame: None when it is done, or what the asynchronous part finishes
+            (the callback variant holds it and returns it to say "not taken")."""
             counters.messages_received += 1
             try:
                 channel, message = decode(frame)
@@ -123,10 +137,19 @@ class Reader:
             if name is None:
                 name = name_for(channel)
                 if name is None:
-                    return (None, message)
+                    item: _Item = (None, message)
+                    if inline:
+                        self._held = item
+                    return item
             if self._tracking and not admit(channel, message):
                 return None
-            if (inline and deliver_now(name, message)) or offer(name, message):
+            if inline:
+                if deliver_now(name, message) or offer(name, message):
+                    return None
+                blocked(name)  # a full queue: say so at once
+                item = self._held = (name, message)
+                return item
+            if offer(name, message):
                 return None
             return (name, message)
 
@@ -207,18 +230,6 @@ class Reader:
 
     # -- the asynchronous part -----------------------------------------------------------
 
-    def receive(self, frame: str) -> bool:
-        """The step for a frame from a transport's own callback: True when it is
-        done; False leaves the frame to ``recv()``, and :meth:`run` finishes it
-        without decoding it again."""
-        item = self.step(frame, True)
-        if item is None:
-            return True
-        if item[0] is not None:
-            self._dispatcher.blocked(item[0])  # a full queue: say so at once
-        self._held = item
-        return False
-
     async def run(self, ws: TransportConnection) -> None:
         """Read ``ws`` until it closes: raises ``ws.closed_error`` then."""
         recv = ws.recv
@@ -226,7 +237,7 @@ class Reader:
         finish = self._finish
         if not ws.set_receiver(self.receive):
             while True:
-                item = step(await recv(), False)
+                item = step(await recv())
                 if item is not None:
                     await finish(ws, item)
         try:
@@ -234,7 +245,7 @@ class Reader:
                 frame = await recv()
                 held = self._held
                 if held is None:
-                    item = step(frame, False)
+                    item = step(frame)
                     if item is None:
                         continue
                 else:

@@ -40,6 +40,7 @@ from websockets.exceptions import (
     InvalidStatus as _WsInvalidStatus,
     InvalidURI as _WsInvalidURI,
 )
+from websockets.frames import Frame as _WsFrame, Opcode as _WsOpcode
 
 from ._options import TransportOptions
 from .exceptions import ConfigError, ConnectError, HandshakeRejected
@@ -57,9 +58,9 @@ __all__ = [
     "resolve_transport",
 ]
 
-#: Takes one complete text message from a transport's frame callback and returns
-#: True, or returns False to leave it to ``recv()``.
-Receiver = Callable[[str], bool]
+#: Takes one complete text message from a transport's frame callback: returns None
+#: when it took it, anything else to leave it to ``recv()``.
+Receiver = Callable[[str], object]
 
 
 class CloseInfo(NamedTuple):
@@ -213,10 +214,93 @@ class _WebsocketsConnection:
         return False
 
 
+_TEXT: Final = _WsOpcode.TEXT
+_BINARY: Final = _WsOpcode.BINARY
+
+
+class _Listener(ClientConnection):
+    """A websockets client connection whose complete text frames reach a receiver
+    first, from the protocol's own frame processing (no ``recv()`` per message).
+
+    Frames the receiver does not take (binary, fragmented, invalid UTF-8,
+    declined) go to websockets' own message queue and ``recv()``; while any
+    message is there or in the caller's hands (:attr:`behind`), new frames queue
+    behind it, so the order of messages never changes, and websockets' flow
+    control (pause reading above ``max_queue``) still applies to them.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: takes complete text messages first, when set
+        self.receiver: Receiver | None = None
+        #: messages given to websockets' queue and not yet handled
+        self.behind = 0
+
+    def process_event(self, event: Any) -> None:
+        receiver = self.receiver
+        if (
+            receiver is not None
+            and not self.behind
+            and event.__class__ is _WsFrame
+            and event.opcode is _TEXT
+            and event.fin
+        ):
+            try:
+                text = str(event.data, "utf-8")
+            except UnicodeDecodeError:
+                pass  # websockets fails the connection (1007)
+            else:
+                if receiver(text) is None:
+                    return
+        super().process_event(event)
+        if event.__class__ is _WsFrame and (event.opcode is _TEXT or event.opcode is _BINARY):
+            self.behind += 1
+
+
+class _WebsocketsListenerConnection(_WebsocketsConnection):
+    """The connection of a :class:`_Listener`: a message ``recv()`` returned counts as
+    handled when the caller asks for the next one."""
+
+    __slots__ = ("_handed",)
+
+    def __init__(self, ws: ClientConnection) -> None:
+        super().__init__(ws)
+        self._handed = False
+        self.recv = self._recv
+
+    async def _recv(self) -> str | bytes:
+        ws = self.ws
+        assert isinstance(ws, _Listener)
+        if self._handed:
+            self._handed = False
+            ws.behind -= 1
+        message = await ws.recv()
+        self._handed = True
+        return message
+
+    def set_receiver(self, receiver: Receiver | None) -> bool:
+        ws = self.ws
+        assert isinstance(ws, _Listener)
+        ws.receiver = receiver
+        return True
+
+
 class WebsocketsTransport(Transport):
-    """The ``websockets`` asyncio client (the default transport)."""
+    """The ``websockets`` asyncio client (the default transport).
+
+    Complete text frames go from websockets' frame processing straight to the
+    connection's reader (no ``recv()`` coroutine step per message), which
+    delivers them there when the dispatcher is idle and the handlers are plain
+    functions; every other frame takes websockets' ``recv()``.
+
+    Args:
+        receiver: False keeps every frame on ``recv()`` (websockets as it is).
+    """
 
     name = "websockets"
+
+    def __init__(self, *, receiver: bool = True) -> None:
+        self._receiver = receiver
 
     async def open(
         self, url: str, options: TransportOptions, headers: Mapping[str, str] | None
@@ -229,6 +313,8 @@ class WebsocketsTransport(Transport):
             "close_timeout": options.close_timeout,
             "max_size": options.max_size,
         }
+        if self._receiver:
+            kwargs["create_connection"] = _Listener
         if options.ssl is not None:
             kwargs["ssl"] = options.ssl
         if options.user_agent is not None:
@@ -251,6 +337,8 @@ class WebsocketsTransport(Transport):
             raise
         except Exception as exc:
             raise connect_error(exc) from exc
+        if isinstance(ws, _Listener):
+            return _WebsocketsListenerConnection(ws)
         return _WebsocketsConnection(ws)
 
 

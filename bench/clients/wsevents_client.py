@@ -23,9 +23,13 @@ Variants:
   wsevents-sequence wsevents-sync with sequence tracking on "trades" (extra)
   wsevents-picows-sync, wsevents-picows-async
                     wsevents-sync / wsevents-async with transport="picows" (needs picows)
+  wsevents-picows-orjson
+                    wsevents-picows-sync with decoder="orjson" (throughput only)
   wsevents-picows-recv
                     wsevents-picows-sync without the frame-callback path: every
                     frame through picows.websockets' recv() (extra, for A/B)
+  wsevents-recv     wsevents-sync without the frame-callback path: every frame
+                    through websockets' recv() (extra, for A/B)
 """
 
 import asyncio
@@ -150,9 +154,19 @@ async def stream_picows_async(url, sink, opts):
 
 
 async def stream_picows_recv(url, sink, opts):
-    from wsevents._transport import PicowsTransport
+    from wsevents._picows import PicowsTransport
 
     await stream_sync(url, sink, opts, transport=PicowsTransport(receiver=False))
+
+
+async def stream_picows_orjson(url, sink, opts):
+    await stream_sync(url, sink, opts, transport="picows", decoder="orjson")
+
+
+async def stream_recv(url, sink, opts):
+    from wsevents._transport import WebsocketsTransport
+
+    await stream_sync(url, sink, opts, transport=WebsocketsTransport(receiver=False))
 
 
 async def reconnect_picows(url, sink, opts):
@@ -249,6 +263,14 @@ if _has("orjson"):
         scenarios=["throughput"],
     )
 
+VARIANTS["wsevents-recv"] = dict(
+    stream=stream_recv,
+    packages=PACKAGES,
+    label="wsevents-sync with every frame on websockets' recv() (no frame-callback path)",
+    scenarios=["throughput"],
+    default=False,
+)
+
 if _has("picows"):
     VARIANTS["wsevents-picows-sync"] = dict(
         stream=stream_picows_sync,
@@ -262,6 +284,13 @@ if _has("picows"):
         packages=[*PACKAGES, "picows", "aiofastnet"],
         label="wsevents transport='picows', async handler",
     )
+    if _has("orjson"):
+        VARIANTS["wsevents-picows-orjson"] = dict(
+            stream=stream_picows_orjson,
+            packages=[*PACKAGES, "picows", "aiofastnet", "orjson"],
+            label="wsevents transport='picows', sync handler, decoder='orjson'",
+            scenarios=["throughput"],
+        )
     VARIANTS["wsevents-picows-recv"] = dict(
         stream=stream_picows_recv,
         packages=[*PACKAGES, "picows", "aiofastnet"],

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "_handover": 3,
     "_reader": 3,
     "_runner": 3,
+    "_ticker": 3,
     "_link": 3,
     "_stream": 3,
     "_transport": 3,

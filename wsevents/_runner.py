@@ -32,11 +32,11 @@ from ._supervisor import (
     Disconnect,
     Failure,
     Pause,
-    PolicyFailed,
     Retry,
     Stop,
     Supervisor,
 )
+from ._ticker import Ticker
 from ._tracking import SequenceTracker
 from ._transport import Transport, TransportConnection
 from .events import (
@@ -52,7 +52,6 @@ from .events import (
     State,
 )
 from .exceptions import ConnectError, NotConnected, WSEventsError
-from .policies._base import PolicyContext
 
 
 __all__ = ["Runner"]
@@ -97,7 +96,6 @@ class Runner:
         "_options",
         "_pending",
         "_runner",
-        "_seen_received",
         "_socket_closed",
         "_state_changed",
         "_stats",
@@ -155,7 +153,6 @@ class Runner:
         self._fatal: BaseException | None = None
         #: the terminal event is queued (once)
         self._stop_queued = False
-        self._seen_received = 0
         # A handover costs nothing until one runs.
         self._handover: Handover | None = None
         self._handover_task: asyncio.Task[None] | None = None
@@ -318,8 +315,22 @@ class Runner:
         """Start the ticker, if it is not running: only policies, ``stale_after``
         and timed resumes need it (an idle connection saves a task)."""
         if self._ticker is None and self._closer is None and self._runner is not None:
+            ticker = Ticker(
+                masked_url=self._masked_url,
+                options=self._options,
+                supervisor=self._supervisor,
+                counters=self._counters,
+                clock=self._clock,
+                utc_now=self._utc_now,
+                stats=self._stats,
+                disconnect=self.link.disconnect,
+                recycle=self._start_handover,
+                retry=self._retry_now,
+                busy=self._handover_running,
+                report_error=self._delivery.report_error,
+            )
             self._ticker = asyncio.get_running_loop().create_task(
-                self._tick_forever(), name="wsevents-ticker"
+                ticker.run(), name="wsevents-ticker"
             )
 
     async def _run_lifecycle(self) -> None:
@@ -468,7 +479,6 @@ class Runner:
         now = self._clock()
         counters.connected_since = now
         counters.last_message_at = now
-        self._seen_received = counters.messages_received
         event = self._supervisor.connected(now, url=self._masked_url)
         last = self.link.reader.last_sequences
         if last:
@@ -609,56 +619,12 @@ class Runner:
         if self._handed_over is not None:
             self._handed_over.set()
 
-    async def _tick_forever(self) -> None:
-        sup = self._supervisor
-        opts = self._options
-        counters = self._counters
-        while True:
-            now = self._clock()
-            await asyncio.sleep(max(0.0, sup.wake_at(now, opts.check_interval) - now))
-            now = self._clock()
-            if counters.messages_received != self._seen_received:
-                self._seen_received = counters.messages_received
-                counters.last_message_at = now
-            if sup.is_stale(now, counters.last_message_at, opts.stale_after):
-                logger.warning("%s: no data for %.1f s: replacing the connection",
-                               self._masked_url, now - (counters.last_message_at or now))
-                await self.link.disconnect(DisconnectReason.STALE)
-                continue
-            if sup.should_disconnect is None and sup.should_reconnect is None and (
-                sup.resume_at is None
-            ):
-                continue
-            if self._handover_task is not None and not self._handover_task.done():
-                continue  # a handover is under way: the policies wait for it
-            decision = sup.tick(self._context(now))
-            if isinstance(decision, Disconnect):
-                if sup.is_recycle(decision, handover=opts.handover):
-                    logger.info("%s: planned reconnect: handover", self._masked_url)
-                    self._start_handover()
-                    continue
-                logger.info("%s: disconnecting: policy", self._masked_url)
-                await self.link.disconnect(decision.reason)
-            elif isinstance(decision, Retry):
-                self._pending = decision
-                self._wake_runner.set()
-            elif isinstance(decision, PolicyFailed):
-                self._delivery.report_error(decision.error)
+    def _handover_running(self) -> bool:
+        return self._handover_task is not None and not self._handover_task.done()
 
-    def _context(self, now: float) -> PolicyContext:
-        sup = self._supervisor
-        counters = self._counters
-        since = counters.connected_since
-        return PolicyContext(
-            now=self._utc_now(),
-            monotonic=now,
-            state=sup.state,
-            connected_since=since,
-            uptime=None if since is None else now - since,
-            last_message_at=counters.last_message_at,
-            paused_since=sup.paused_since,
-            stats=self._stats(),
-        )
+    def _retry_now(self, decision: Retry) -> None:
+        self._pending = decision
+        self._wake_runner.set()
 
 
 def _utc_now() -> _dt.datetime:

@@ -176,6 +176,7 @@ class Handover:
         with contextlib.suppress(ws.closed_error):
             while True:
                 decoded = decode(await ws.recv())
+                ws.handled()
                 if decoded is None:
                     continue
                 if decoded[1] is None:

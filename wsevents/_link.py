@@ -122,32 +122,28 @@ class Link:
         self._initiated = None
         self.ws = ws
 
-    async def serve(self, ws: TransportConnection) -> Loss:
-        """Run the reader on ``ws`` until the connection ends; how it ended.
-
-        The connection is closed (bounded by ``close_timeout``) when it returns.
-        """
-        try:
-            await self.reader.run(ws)
-        except ws.closed_error as exc:
-            info = ws.close_info(exc)
-            initiated, self._initiated = self._initiated, None
-            return classify_close(
-                rcvd_code=info.rcvd_code,
-                rcvd_reason=info.rcvd_reason,
-                sent_code=info.sent_code,
-                sent_reason=info.sent_reason,
-                rcvd_then_sent=info.rcvd_then_sent,
-                initiated=initiated,
-            )
-        finally:
-            self.ws = None
-            self._counters.connected_since = None
-            await self.abort(ws)
-        raise AssertionError("the reader returned without the connection closing")
+    async def ended(self, ws: TransportConnection, exc: BaseException | None) -> Loss:
+        """``ws`` ended (``exc``: the library's "closed" exception the reader met, or
+        None when reading stopped otherwise): close it (bounded by ``close_timeout``)
+        and say how it ended."""
+        self.ws = None
+        self._counters.connected_since = None
+        initiated, self._initiated = self._initiated, None
+        await self.abort(ws)
+        if exc is None:
+            return Loss(reason=initiated or DisconnectReason.NETWORK_ERROR, code=1006)
+        info = ws.close_info(exc)
+        return classify_close(
+            rcvd_code=info.rcvd_code,
+            rcvd_reason=info.rcvd_reason,
+            sent_code=info.sent_code,
+            sent_reason=info.sent_reason,
+            rcvd_then_sent=info.rcvd_then_sent,
+            initiated=initiated,
+        )
 
     async def disconnect(self, reason: DisconnectReason) -> None:
-        """Close the current connection on purpose (``serve`` then reports ``reason``)."""
+        """Close the current connection on purpose (:meth:`ended` then reports ``reason``)."""
         ws = self.ws
         if ws is None:
             return

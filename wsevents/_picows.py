@@ -86,6 +86,9 @@ class _PicowsConnection:
     def set_receiver(self, receiver: Receiver | None) -> bool:
         return False
 
+    def handled(self) -> None:
+        pass
+
 
 class _PicowsListenerConnection(_PicowsConnection):
     """A connection whose frames can reach a receiver straight from picows' callback.
@@ -95,29 +98,18 @@ class _PicowsListenerConnection(_PicowsConnection):
     to picows.websockets' own queue and ``recv()``; while any message is
     there or in the caller's hands, new frames queue behind it, so the order
     of messages never changes.  A message counts as handled when the caller
-    asks ``recv()`` for the next one.
+    says so (:meth:`handled`).
     """
 
-    __slots__ = ("_handed",)
-
-    def __init__(self, ws: Any, sock: socket.socket, compat: Any) -> None:
-        super().__init__(ws, sock, compat)
-        self._handed = False
-        self.recv = self._recv
-
-    async def _recv(self) -> str | bytes:
-        ws = self.ws
-        if self._handed:
-            self._handed = False
-            ws.behind -= 1
-        message: str | bytes = await ws.recv()
-        self._handed = True
-        return message
+    __slots__ = ()
 
     def set_receiver(self, receiver: Receiver | None) -> bool:
         """Offer complete text messages to ``receiver`` first (None: stop)."""
         self.ws.receiver = receiver
         return True
+
+    def handled(self) -> None:
+        self.ws.behind -= 1
 
 
 def _picows_code(code: Any) -> int:

@@ -23,7 +23,7 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import Any, Final, Protocol as _TypingProtocol
 
 from ._delivery import Dispatcher
 from ._handover import Handover
@@ -41,6 +41,12 @@ __all__ = ["Reader"]
 #: for protocol traffic to answer
 _Item = tuple["str | None", Any]
 Replier = Callable[[TransportConnection, Any], Awaitable[None]]
+
+
+class Step(_TypingProtocol):
+    """The per-frame step (see :meth:`Reader._make_step`)."""
+
+    def __call__(self, frame: str | bytes, inline: bool = True) -> _Item | None: ...
 _NO_CHANNEL: Final = None
 
 
@@ -66,7 +72,6 @@ class Reader:
         "_reply",
         "_tracker",
         "_tracking",
-        "receive",
         "step",
     )
 
@@ -92,12 +97,10 @@ class Reader:
         self._held: _Item | None = None
         #: channel -> event name ("message:<channel>"), memoised
         self._names: dict[str | None, str] = {_NO_CHANNEL: MESSAGE}
-        #: ``step(frame)``: the per-frame step, for frames ``recv()`` returned
-        self.step = self._make_step(False)
-        #: ``receive(frame)``: the step for a transport's own frame callback; None
-        #: when it took the frame, else the frame is left to ``recv()`` and :meth:`run`
-        #: finishes it without decoding it again
-        self.receive = self._make_step(True)
+        #: ``step(frame, inline=True)``: the per-frame step.  As a transport's frame
+        #: callback (inline): None when it took the frame, else the frame is left to
+        #: ``recv()`` and :meth:`run` finishes it without decoding it again
+        self.step = self._make_step()
 
     @property
     def last_sequences(self) -> dict[str, int]:
@@ -106,12 +109,14 @@ class Reader:
 
     # -- the step ----------------------------------------------------------------------
 
-    def _make_step(self, inline: bool) -> Callable[[str | bytes], _Item | None]:
-        """The per-frame step (a closure: locals are cheaper than attributes).
+    def _make_step(self) -> Step:
+        """The per-frame step: a closure, whose locals are cheaper than attributes
+        (one closure for both callers, so an idle connection keeps one set of cells).
 
-        ``inline`` makes the variant for a transport's frame callback: it may
-        deliver at once (:meth:`Dispatcher.deliver_now`), and a frame it cannot
-        finish is held, decoded, for :meth:`run`.
+        ``step(frame, inline=True)`` is what a transport's frame callback calls: it
+        may deliver at once (:meth:`Dispatcher.deliver_now`), and a frame it
+        cannot finish is held, decoded, for :meth:`run` (it then returns that
+        item, meaning "not taken").  :meth:`run` calls ``step(frame, False)``.
         """
         decode = self._protocol.decode
         names = self._names
@@ -119,41 +124,37 @@ class Reader:
         dispatcher = self._dispatcher
         offer = dispatcher.offer
         deliver_now = dispatcher.deliver_now
-        blocked = dispatcher.blocked
-        name_for = self._name_for
-        admit = self._admit
-        bad_frame = self._bad_frame
 
-        def step(frame: str | bytes) -> _Item | None:
-            """One frame: None when it is done, or what the asynchronous part finishes
-            (the callback variant holds it and returns it to say "not taken")."""
+        def step(frame: str | bytes, inline: bool = True) -> _Item | None:
+            """One frame: None when it is done, or what the asynchronous part finishes."""
             counters.messages_received += 1
             try:
                 channel, message = decode(frame)
             except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
-                bad_frame(exc, frame)
+                self._bad_frame(exc, frame)
                 return None
             name = names.get(channel)
             if name is None:
-                name = name_for(channel)
+                name = self._name_for(channel)
                 if name is None:
-                    item: _Item = (None, message)
-                    if inline:
-                        self._held = item
-                    return item
-            if self._tracking and not admit(channel, message):
+                    return self._hold((None, message)) if inline else (None, message)
+            if self._tracking and not self._admit(channel, message):
                 return None
             if inline:
                 if deliver_now(name, message) or offer(name, message):
                     return None
-                blocked(name)  # a full queue: say so at once
-                item = self._held = (name, message)
-                return item
+                dispatcher.blocked(name)  # a full queue: say so at once
+                return self._hold((name, message))
             if offer(name, message):
                 return None
             return (name, message)
 
         return step
+
+    def _hold(self, item: _Item) -> _Item:
+        """Keep a frame the callback cannot finish for :meth:`run` (decoded once)."""
+        self._held = item
+        return item
 
     def decode(self, frame: str | bytes) -> tuple[str | None, str | None, Any] | None:
         """Count and decode one frame without delivering it (a handover's new
@@ -230,28 +231,31 @@ class Reader:
 
     # -- the asynchronous part -----------------------------------------------------------
 
-    async def run(self, ws: TransportConnection) -> None:
-        """Read ``ws`` until it closes: raises ``ws.closed_error`` then."""
+    async def run(self, ws: TransportConnection) -> BaseException:
+        """Read ``ws`` until it closes; returns the ``ws.closed_error`` that ended it."""
         recv = ws.recv
         step = self.step
         finish = self._finish
-        if not ws.set_receiver(self.receive):
-            while True:
-                item = step(await recv())
-                if item is not None:
-                    await finish(ws, item)
         try:
+            if not ws.set_receiver(step):
+                while True:
+                    item = step(await recv(), False)
+                    if item is not None:
+                        await finish(ws, item)
+            handled = ws.handled
             while True:
                 frame = await recv()
                 held = self._held
                 if held is None:
-                    item = step(frame)
-                    if item is None:
-                        continue
+                    item = step(frame, False)
+                    if item is not None:
+                        await finish(ws, item)
                 else:
                     self._held = None
-                    item = held
-                await finish(ws, item)
+                    await finish(ws, held)
+                handled()
+        except ws.closed_error as exc:
+            return exc
         finally:
             ws.set_receiver(None)
             self._held = None

@@ -31,6 +31,7 @@ from ._stats import Counters, Stats
 from ._supervisor import (
     Disconnect,
     Failure,
+    Loss,
     Pause,
     Retry,
     Stop,
@@ -75,7 +76,6 @@ class Runner:
         delivery: where lifecycle events go.
         counters: the connection's counters.
         subscriptions: the live subscription set (sent on every connect).
-        stats: a snapshot of the stats, for policies.
         on_closed: called once everything is torn down (ends the streams).
     """
 
@@ -98,7 +98,6 @@ class Runner:
         "_runner",
         "_socket_closed",
         "_state_changed",
-        "_stats",
         "_stop_queued",
         "_supervisor",
         "_ticker",
@@ -119,7 +118,6 @@ class Runner:
         delivery: Dispatcher,
         counters: Counters,
         subscriptions: Mapping[str, None],
-        stats: Callable[[], Stats],
         on_closed: Callable[[], None],
     ) -> None:
         self._masked_url = masked_url
@@ -136,7 +134,6 @@ class Runner:
         )
         self._delivery = delivery
         self._counters = counters
-        self._stats = stats
         self._on_closed = on_closed
         self._clock = options.clock or time.monotonic
         self._utc_now = options.utc_now or _utc_now
@@ -355,7 +352,21 @@ class Runner:
                         outcome.error,
                     )
                 else:
-                    decision = await self._serve(outcome)
+                    ws = outcome
+                    while True:
+                        # The reader runs in this task: no coroutine frame per layer
+                        # for an idle connection to keep.
+                        try:
+                            closed = await self.link.reader.run(ws)
+                        except BaseException:
+                            await self.link.ended(ws, None)
+                            raise
+                        loss = await self.link.ended(ws, closed)
+                        ready = self._handover_ready
+                        if loss.reason is not DisconnectReason.HANDOVER or ready is None:
+                            break
+                        ws = await self._switch(ready)
+                    decision = await self._lost(loss)
                 if not await self._carry_out(decision):
                     break
         except Exception as exc:
@@ -368,15 +379,9 @@ class Runner:
                 self._begin_close()
             self._changed()
 
-    async def _serve(self, ws: TransportConnection) -> Retry | Pause | Stop:
-        """Serve one connection (and those that handovers switch to) until it is lost."""
+    async def _lost(self, loss: Loss) -> Retry | Pause | Stop:
+        """The connection (and those that handovers switched to) is lost: what next."""
         sup = self._supervisor
-        while True:
-            loss = await self.link.serve(ws)
-            ready = self._handover_ready
-            if loss.reason is not DisconnectReason.HANDOVER or ready is None:
-                break
-            ws = await self._switch(ready)
         await self._cancel_handover()
         event, decision = sup.lost(self._clock(), loss)
         counters = self._counters
@@ -621,6 +626,9 @@ class Runner:
 
     def _handover_running(self) -> bool:
         return self._handover_task is not None and not self._handover_task.done()
+
+    def _stats(self) -> Stats:
+        return self._counters.snapshot(self._delivery.depth)
 
     def _retry_now(self, decision: Retry) -> None:
         self._pending = decision

@@ -239,6 +239,28 @@ class Supervisor:
         should_disconnect, should_reconnect: the policies asked on every tick.
     """
 
+    __slots__ = (
+        "attempt",
+        "backoff",
+        "connected_at",
+        "down_reason",
+        "down_since",
+        "ever_connected",
+        "failures",
+        "last_error",
+        "max_attempts",
+        "paused_since",
+        "reconnect_on_clean_close",
+        "resume_at",
+        "server_unavailable_delay",
+        "should_disconnect",
+        "should_reconnect",
+        "should_retry",
+        "stable_after",
+        "state",
+        "step",
+    )
+
     def __init__(
         self,
         *,

@@ -107,6 +107,10 @@ class TransportConnection(Protocol):
         callback, before ``recv()`` (None: stop).  Returns False when this
         transport has no such callback (every frame then takes ``recv()``)."""
 
+    def handled(self) -> None:
+        """With a receiver set: the message ``recv()`` returned last is handled (the
+        frames behind it may reach the receiver again)."""
+
 
 class Transport:
     """Opens WebSocket client connections (subclass and implement :meth:`open`)."""
@@ -213,6 +217,9 @@ class _WebsocketsConnection:
     def set_receiver(self, receiver: Receiver | None) -> bool:
         return False
 
+    def handled(self) -> None:
+        pass
+
 
 _TEXT: Final = _WsOpcode.TEXT
 _BINARY: Final = _WsOpcode.BINARY
@@ -257,32 +264,22 @@ class _Listener(ClientConnection):
             self.behind += 1
 
 
+
 class _WebsocketsListenerConnection(_WebsocketsConnection):
-    """The connection of a :class:`_Listener`: a message ``recv()`` returned counts as
-    handled when the caller asks for the next one."""
+    """The connection of a :class:`_Listener`."""
 
-    __slots__ = ("_handed",)
-
-    def __init__(self, ws: ClientConnection) -> None:
-        super().__init__(ws)
-        self._handed = False
-        self.recv = self._recv
-
-    async def _recv(self) -> str | bytes:
-        ws = self.ws
-        assert isinstance(ws, _Listener)
-        if self._handed:
-            self._handed = False
-            ws.behind -= 1
-        message = await ws.recv()
-        self._handed = True
-        return message
+    __slots__ = ()
 
     def set_receiver(self, receiver: Receiver | None) -> bool:
         ws = self.ws
         assert isinstance(ws, _Listener)
         ws.receiver = receiver
         return True
+
+    def handled(self) -> None:
+        ws = self.ws
+        assert isinstance(ws, _Listener)
+        ws.behind -= 1
 
 
 class WebsocketsTransport(Transport):

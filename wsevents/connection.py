@@ -151,7 +151,6 @@ class Connection(Emitter):
             delivery=self._delivery,
             counters=counters,
             subscriptions=self._subscriptions,
-            stats=lambda: self.stats,
             on_closed=self._end_streams,
         )
 

@@ -149,7 +149,9 @@ class Dispatcher:
         self.queue_size = queue_size
         self.overflow = overflow
         self._counters = counters
-        self._queue: deque[tuple[str, Any]] = deque()
+        #: the queue; None while the dispatcher is idle (an idle connection does not
+        #: keep a deque's first block, over 600 bytes)
+        self._queue: deque[tuple[str, Any]] | None = None
         self._lifecycle_queued = 0
         #: set when the dispatcher sleeps on an empty queue
         self._idle: asyncio.Future[None] | None = None
@@ -185,7 +187,8 @@ class Dispatcher:
     @property
     def depth(self) -> int:
         """Messages waiting in the queue (lifecycle items not counted)."""
-        return len(self._queue) - self._lifecycle_queued
+        queue = self._queue
+        return 0 if queue is None else len(queue) - self._lifecycle_queued
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -197,6 +200,8 @@ class Dispatcher:
     def offer(self, name: str, payload: Any) -> bool:
         """Queue message ``payload`` of event ``name`` if there is room; False if full."""
         queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         if len(queue) - self._lifecycle_queued < self.queue_size:
             queue.append((name, payload))
             if self._idle is not None:
@@ -248,6 +253,7 @@ class Dispatcher:
         self._last_channel = _channel(name)
         if self.overflow == "drop_oldest":
             queue = self._queue
+            assert queue is not None
             kept: list[tuple[str, Any]] = []
             while queue:
                 item = queue.popleft()
@@ -264,13 +270,28 @@ class Dispatcher:
         self._last_channel = channel
         self._count_drop()
 
+    def _current_queue(self) -> deque[tuple[str, Any]]:
+        """The queue, made if there is none (the dispatcher woke to a new one)."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        return queue
+
+    def _lifecycle_queue(self) -> deque[tuple[str, Any]]:
+        """The queue, for one more lifecycle item (counted as such)."""
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        self._lifecycle_queued += 1
+        return queue
+
     def _count_drop(self) -> None:
         self._counters.messages_dropped += 1
         self._dropped_unreported += 1
         self._schedule_report(dropped=True)
 
     def _sample_depth(self) -> None:
-        depth = len(self._queue) - self._lifecycle_queued
+        depth = self.depth
         if depth > self._counters.queue_peak:
             self._counters.queue_peak = depth
 
@@ -284,8 +305,7 @@ class Dispatcher:
             return
         self._report_pending = True
         self._last_report = now
-        self._queue.appendleft((_REPORT, None))
-        self._lifecycle_queued += 1
+        self._lifecycle_queue().appendleft((_REPORT, None))
         self._wake()
 
     def _make_report(self) -> QueueFull:
@@ -302,21 +322,18 @@ class Dispatcher:
 
     def offer_lifecycle(self, name: str, payload: Any) -> None:
         """Queue a lifecycle event (never dropped, not counted against the bound)."""
-        self._queue.append((_lifecycle(name), payload))
-        self._lifecycle_queued += 1
+        self._lifecycle_queue().append((_lifecycle(name), payload))
         self._wake()
 
     def offer_call(self, function: Callable[[], object]) -> None:
         """Queue a call: ``function()`` runs in order, before the items queued after it
         (the terminal state is set just before the ``closed`` event)."""
-        self._queue.append((_CALL, function))
-        self._lifecycle_queued += 1
+        self._lifecycle_queue().append((_CALL, function))
         self._wake()
 
     def report_error(self, exc: Exception) -> None:
         """Report an error through the queue, in order (logged when nobody listens)."""
-        self._queue.append((_ERROR, exc))
-        self._lifecycle_queued += 1
+        self._lifecycle_queue().append((_ERROR, exc))
         self._wake()
 
     def deliver_now(self, name: str, payload: Any) -> bool:
@@ -363,8 +380,7 @@ class Dispatcher:
         return True
 
     def _resume_later(self, resume: _Resume) -> None:
-        self._queue.append((_RESUME, resume))
-        self._lifecycle_queued += 1
+        self._lifecycle_queue().append((_RESUME, resume))
         self._wake()
 
     def _inline_done(self) -> None:
@@ -405,8 +421,7 @@ class Dispatcher:
         delivered (the dispatcher task then ends).  Every caller gets the same one."""
         if self._barrier is None:
             self._barrier = asyncio.get_running_loop().create_future()
-            self._queue.append((_BARRIER, self._barrier))
-            self._lifecycle_queued += 1
+            self._lifecycle_queue().append((_BARRIER, self._barrier))
             self._wake()
         return self._barrier
 
@@ -429,13 +444,15 @@ class Dispatcher:
             self._task = None
             await _ended(self.start(), margin)
         left += self._drop_messages()
-        self._queue.clear()
+        self._queue = None
         self._lifecycle_queued = 0
         return left
 
     def _drop_messages(self) -> int:
         """Forget the queued messages (not the lifecycle items); counted as dropped."""
         queue = self._queue
+        if queue is None:
+            return 0
         left = len(queue) - self._lifecycle_queued
         if left > 0:
             kept = [item for item in queue if item[0].__class__ is not str]
@@ -449,6 +466,8 @@ class Dispatcher:
     async def _run(self) -> None:
         """The dispatcher task: deliver queued items in order until the barrier."""
         queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         cache_get = self._emitter.handler_cache.get
         lookup = self._emitter.handlers
         popleft = queue.popleft
@@ -466,8 +485,14 @@ class Dispatcher:
                     counters.messages_delivered += delivered
                     delivered = 0
                     self._idle_turns += 1
+                    # Idle: forget the queue (and this frame's references to it);
+                    # the next producer makes a new one.
+                    self._queue = None
+                    del queue, popleft
                     self._idle = loop.create_future()
                     await self._idle
+                    queue = self._current_queue()
+                    popleft = queue.popleft
                     last_yield = monotonic()
                     continue
                 name, payload = popleft()

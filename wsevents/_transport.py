@@ -33,6 +33,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from websockets import State as _WsState
 from websockets.asyncio.client import ClientConnection, connect as _ws_connect
+from websockets.datastructures import Headers
 from websockets.exceptions import (
     ConnectionClosed as _WsConnectionClosed,
     InvalidHandshake as _WsInvalidHandshake,
@@ -334,9 +335,24 @@ class WebsocketsTransport(Transport):
             raise
         except Exception as exc:
             raise connect_error(exc) from exc
+        _forget_handshake(ws)
         if isinstance(ws, _Listener):
             return _WebsocketsListenerConnection(ws)
         return _WebsocketsConnection(ws)
+
+
+_NO_HEADERS: Final = Headers()
+
+
+def _forget_handshake(ws: ClientConnection) -> None:
+    """Drop the handshake's header lists, which websockets keeps for the life of the
+    connection and never reads again (about 3 KiB per connection): a pool of idle
+    shards should not pay for them.  The request's path and the response's
+    status stay."""
+    if ws.request is not None:
+        ws.request.headers = _NO_HEADERS
+    if ws.response is not None:
+        ws.response.headers = _NO_HEADERS
 
 
 # -- the option ---------------------------------------------------------------------------

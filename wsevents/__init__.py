@@ -36,17 +36,20 @@ from .events import (
     State,
 )
 from .exceptions import (
+    AuthenticationError,
     ConfigError,
     ConnectError,
+    ConnectionLost,
     FrameError,
     HandshakeRejected,
     NotConnected,
     PolicyError,
     ReconnectExhausted,
+    RequestError,
     WSEventsError,
 )
 from .policies import PolicyContext
-from .routing import CONSUMED, Decoder, Frame, JsonProtocol, Protocol
+from .routing import CONSUMED, Decoder, Frame, HeartbeatSpec, JsonProtocol, Protocol, Session
 
 
 __all__ = [
@@ -61,6 +64,7 @@ __all__ = [
     "MESSAGE_PREFIX",
     "QUEUE_FULL",
     "RECONNECTING",
+    "AuthenticationError",
     "Backoff",
     "BinanceProtocol",
     "Closed",
@@ -68,6 +72,7 @@ __all__ = [
     "ConnectError",
     "Connected",
     "Connection",
+    "ConnectionLost",
     "Decoder",
     "DisconnectReason",
     "Disconnected",
@@ -78,6 +83,7 @@ __all__ = [
     "Gap",
     "Handover",
     "HandshakeRejected",
+    "HeartbeatSpec",
     "Immediate",
     "JsonProtocol",
     "NotConnected",
@@ -87,6 +93,8 @@ __all__ = [
     "QueueFull",
     "ReconnectExhausted",
     "Reconnecting",
+    "RequestError",
+    "Session",
     "State",
     "Stats",
     "WSEventsError",

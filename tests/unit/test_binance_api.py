@@ -241,6 +241,8 @@ class TestOptions:
         ("key", "options"),
         [
             ("api_secret", {"api_key": "k"}),
+            ("api_key", {"api_key": ""}),
+            ("decoder", {"decoder": 1}),
             ("recv_window", {"recv_window": 0}),
             ("recv_window", {"recv_window": 70_000}),
             ("recv_window", {"recv_window": True}),

@@ -37,17 +37,20 @@ from .events import (
     State,
 )
 from .exceptions import (
+    AuthenticationError,
     ConfigError,
     ConnectError,
+    ConnectionLost,
     FrameError,
     HandshakeRejected,
     NotConnected,
     PolicyError,
     ReconnectExhausted,
+    RequestError,
     WSEventsError,
 )
 from .policies import PolicyContext
-from .routing import CONSUMED, Decoder, Frame, JsonProtocol, Protocol
+from .routing import CONSUMED, Decoder, Frame, HeartbeatSpec, JsonProtocol, Protocol, Session
 
 
 __all__ = [
@@ -62,6 +65,7 @@ __all__ = [
     "MESSAGE_PREFIX",
     "QUEUE_FULL",
     "RECONNECTING",
+    "AuthenticationError",
     "Backoff",
     "BinanceProtocol",
     "CloseReason",
@@ -70,6 +74,7 @@ __all__ = [
     "ConnectError",
     "Connected",
     "Connection",
+    "ConnectionLost",
     "Decoder",
     "DisconnectReason",
     "Disconnected",
@@ -80,6 +85,7 @@ __all__ = [
     "Gap",
     "Handover",
     "HandshakeRejected",
+    "HeartbeatSpec",
     "Immediate",
     "JsonProtocol",
     "NotConnected",
@@ -89,6 +95,8 @@ __all__ = [
     "QueueFull",
     "ReconnectExhausted",
     "Reconnecting",
+    "RequestError",
+    "Session",
     "State",
     "Stats",
     "WSEventsError",

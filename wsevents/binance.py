@@ -43,31 +43,54 @@ connection: all the channels of one ``subscribe()`` call go in a single
 request, so a reconnect re-subscribes with one frame.  Stream names are sent
 as given (Binance wants lower-case symbols: ``btcusdt@trade``).
 
+Before a server goes down for maintenance Binance sends ``{"e":
+"serverShutdown", "E": ...}`` and asks for a new connection:
+:meth:`BinanceProtocol.wants_handover` recognises it (the message is still
+delivered, on ``message:serverShutdown``).
+
+:class:`BinanceApiProtocol` speaks the WebSocket API
+(``wss://ws-api.binance.com:443/ws-api/v3``): requests ``{"id", "method",
+"params"}`` whose replies come back by ``id``; SIGNED methods get ``apiKey``,
+``timestamp`` and the hex HMAC-SHA256 ``signature`` of their sorted
+parameters; replies with ``status != 200`` (rate limits: 429, and the 418 IP
+ban) become :class:`~wsevents.RequestError`.
+
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Literal
 
 import attrs
 
-from .exceptions import ConfigError, FrameError
+from .exceptions import ConfigError, FrameError, RequestError
 from .policies import Duration, MaxConnectionAge
 from .routing import CONSUMED, Decoder, Frame, Protocol
 
 
 __all__ = [
+    "API_KEY_METHODS",
     "BINANCE_MAX_AGE",
     "COMBINED_STREAM_URL",
+    "SIGNED_METHODS",
+    "WEBSOCKET_API_URL",
+    "BinanceApiProtocol",
     "BinanceProtocol",
+    "binance_signature",
 ]
 
 #: Binance's combined-stream endpoint (spot), to use with ``subscriptions=[...]``.
 COMBINED_STREAM_URL: Final = "wss://stream.binance.com:9443/stream"
+
+#: Binance's WebSocket API endpoint (spot), for :class:`BinanceApiProtocol`.
+WEBSOCKET_API_URL: Final = "wss://ws-api.binance.com:443/ws-api/v3"
 
 #: Recycle a Binance connection 5 minutes before the server's 24-hour cut
 #: (use as ``should_disconnect``; the connection comes straight back).
@@ -114,6 +137,13 @@ class BinanceProtocol(Protocol):
     _ids: Iterator[int] = attrs.field(
         init=False, factory=lambda: itertools.count(1), repr=False, eq=False
     )
+
+    #: 1024 streams per connection.
+    max_channels = 1024
+    #: 5 incoming messages per second per connection (pings and pongs count).
+    send_limit = (5, 1.0)
+    #: 300 connection attempts per 5 minutes per IP.
+    connect_limit = (300, 300.0)
 
     @raw.validator
     def _check_raw(self, _attr: attrs.Attribute[str], value: str) -> None:
@@ -198,9 +228,26 @@ class BinanceProtocol(Protocol):
         frame["id"] = next(self._ids)
         return frame
 
+    def wants_handover(self, message: Any) -> bool:
+        """True for ``serverShutdown`` (raw, a combined stream's data, or enveloped)."""
+        return _is_shutdown(message)
+
     def with_decoder(self, decoder: Decoder) -> BinanceProtocol:
         """A copy decoding with ``decoder`` (its request ids start again at 1)."""
         return attrs.evolve(self, decoder=decoder)
+
+
+def _is_shutdown(message: Any) -> bool:
+    """``{"e": "serverShutdown"}``, alone or under ``"data"`` or ``"event"``."""
+    if message.__class__ is not dict:
+        return False
+    if message.get("e") == "serverShutdown":
+        return True
+    for key in ("data", "event"):
+        inner = message.get(key)
+        if inner.__class__ is dict and inner.get("e") == "serverShutdown":
+            return True
+    return False
 
 
 def _error_reply(message: dict[str, Any], error: object, frame: str | bytes) -> FrameError:
@@ -209,3 +256,231 @@ def _error_reply(message: dict[str, Any], error: object, frame: str | bytes) -> 
     if isinstance(error, dict) and ("code" in error or "msg" in error):
         detail = f"code {error.get('code')}: {error.get('msg')}"
     return FrameError(f"Binance error reply to request id {message.get('id')!r}: {detail}", frame)
+
+
+#: WebSocket API methods that are SIGNED (TRADE and USER_DATA, spot and
+#: USDⓈ-M futures): they get ``apiKey``, ``timestamp`` and ``signature``.
+SIGNED_METHODS: Final = frozenset(
+    {
+        "order.place", "order.test", "order.status", "order.cancel", "order.cancelReplace",
+        "order.modify", "order.amend.keepPriority", "order.amendments",
+        "openOrders.status", "openOrders.cancelAll", "allOrders",
+        "orderList.place", "orderList.place.oco", "orderList.place.oto",
+        "orderList.place.otoco", "orderList.cancel", "orderList.status",
+        "openOrderLists.status", "allOrderLists",
+        "sor.order.place", "sor.order.test",
+        "account.status", "account.rateLimits.orders", "account.commission",
+        "account.balance", "account.position", "v2/account.balance",
+        "v2/account.position", "v2/account.status",
+        "myTrades", "myPreventedMatches", "myAllocations",
+        "userDataStream.subscribe.signature",
+    }
+)  # fmt: skip
+#: WebSocket API methods that need ``apiKey`` but no signature (USER_STREAM).
+API_KEY_METHODS: Final = frozenset(
+    {"userDataStream.start", "userDataStream.ping", "userDataStream.stop"}
+)
+
+
+def _param(value: object) -> str:
+    """A parameter as Binance reads it in the signature payload."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def binance_signature(api_secret: str, params: Mapping[str, Any]) -> str:
+    """The hex HMAC-SHA256 of ``params`` sorted by name (``k=v&...``), keyed with ``api_secret``.
+
+    ``params`` holds everything but ``signature`` (``apiKey`` and ``timestamp``
+    included), as Binance's WebSocket API signs them.
+    """
+    payload = "&".join(f"{k}={_param(params[k])}" for k in sorted(params))
+    return hmac.new(api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+
+
+def _check_credential(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    def check(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and (not isinstance(value, str) or not value):
+            # Never show the value: it may be a credential.
+            raise ConfigError(name, "<hidden>", "must be a non-empty string or None")
+
+    return check
+
+
+def _check_callable(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    def check(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+        if not callable(value):
+            raise ConfigError(name, value, "must be callable")
+
+    return check
+
+
+def _check_recv_window(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60_000
+    ):
+        raise ConfigError("recv_window", value, "must be milliseconds in (0, 60000], or None")
+
+
+def _frozen_methods(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@attrs.frozen(kw_only=True)
+class BinanceApiProtocol(Protocol):
+    """Binance's WebSocket API: requests by ``id``, SIGNED methods signed with HMAC-SHA256.
+
+    ``await ws.request({"method": "order.place", "params": {...}})`` gets the
+    next ``id``; for a SIGNED method the parameters get ``apiKey``,
+    ``timestamp`` (the clock, in milliseconds), ``recvWindow`` when set and
+    not given, and ``signature``, computed afresh for every request.  Replies
+    (``{"id", "status", "result" | "error", "rateLimits"}``) are consumed by
+    the request machinery; ``status != 200`` raises
+    :class:`~wsevents.RequestError` with Binance's ``code`` and ``msg`` (429:
+    rate limited, 418: IP banned).  Events (``{"event": {"e": ...}}``, user
+    data and ``serverShutdown``) are routed to their type ``e`` with the inner
+    event as the message.
+
+    HMAC keys have no session login (``session.logon`` takes Ed25519 keys), so
+    :meth:`on_open` sends nothing.
+
+    Args:
+        api_key: the API key (None: only unsigned methods).
+        api_secret: its HMAC secret (required with ``api_key``).
+        recv_window: ``recvWindow`` in milliseconds for signed requests (None:
+            Binance's default, 5000).
+        signed_methods: the methods to sign (default :data:`SIGNED_METHODS`).
+        clock: wall-clock seconds since the epoch (injectable for tests).
+        decoder: the JSON decoder.
+
+    Raises:
+        ConfigError: a bad option, naming it (never showing a credential).
+
+    .. versionadded:: 0.2
+    """
+
+    api_key: str | None = attrs.field(
+        default=None, repr=False, validator=_check_credential("api_key")
+    )
+    api_secret: str | None = attrs.field(
+        default=None, repr=False, validator=_check_credential("api_secret")
+    )
+    recv_window: float | None = attrs.field(default=None, validator=_check_recv_window)
+    signed_methods: frozenset[str] = attrs.field(
+        default=SIGNED_METHODS, converter=_frozen_methods, repr=False
+    )
+    clock: Callable[[], float] = attrs.field(
+        default=time.time, repr=False, validator=_check_callable("clock")
+    )
+    decoder: Decoder = attrs.field(
+        default=json.loads, repr=False, validator=_check_callable("decoder")
+    )
+
+    #: 300 connection attempts per 5 minutes per IP.
+    connect_limit = (300, 300.0)
+
+    def __attrs_post_init__(self) -> None:
+        if (self.api_key is None) != (self.api_secret is None):
+            raise ConfigError("api_secret", "<hidden>", "api_key and api_secret go together")
+
+    def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
+        """Consume replies (they have an ``id``); route events to their type.
+
+        Raises:
+            FrameError: the frame is not valid JSON, or it is an error reply
+                without an ``id`` (a request Binance could not parse).
+        """
+        try:
+            message = self.decoder(frame)
+        except ValueError as exc:  # JSONDecodeError (json, orjson), UnicodeDecodeError
+            raise FrameError(f"frame is not valid JSON ({exc})", frame) from exc
+        if message.__class__ is not dict:
+            return None, message
+        if "status" in message or "id" in message:
+            if self.reply_id(message) is not None:
+                return CONSUMED, message
+            error = self.reply_error(message)
+            if error is not None:
+                raise FrameError(f"Binance error reply without an id: {error}", frame)
+            return CONSUMED, message
+        event = message.get("event")
+        if event.__class__ is dict:
+            kind = event.get("e")
+            return (kind if kind.__class__ is str and kind else None), event
+        return None, message
+
+    def wants_handover(self, message: Any) -> bool:
+        """True for ``serverShutdown``."""
+        return _is_shutdown(message)
+
+    def prepare_request(self, frame: Frame, request_id: int) -> tuple[Frame, Hashable]:
+        """Stamp ``id`` into ``frame`` and sign its ``params`` when its method is SIGNED.
+
+        Raises:
+            TypeError: ``frame`` is not a mapping with a ``method``, or its
+                ``params`` are not a mapping.
+            ConfigError: a SIGNED method, and the protocol has no credentials.
+        """
+        if not isinstance(frame, Mapping) or not isinstance(frame.get("method"), str):
+            raise TypeError("a Binance WebSocket API request is a mapping with a 'method'")
+        method = frame["method"]
+        request: dict[str, Any] = {"id": request_id, "method": method}
+        params = frame.get("params")
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError("the 'params' of a Binance WebSocket API request must be a mapping")
+        if method in self.signed_methods or method in API_KEY_METHODS:
+            params = self.sign(params or {}, signed=method in self.signed_methods)
+        if params is not None:
+            request["params"] = dict(params)
+        return request, request_id
+
+    def sign(self, params: Mapping[str, Any], *, signed: bool = True) -> dict[str, Any]:
+        """``params`` with ``apiKey``, and for ``signed`` also ``timestamp``,
+        ``recvWindow`` (when set) and ``signature``.
+
+        Raises:
+            ConfigError: the protocol has no credentials.
+        """
+        if self.api_key is None or self.api_secret is None:
+            raise ConfigError("api_key", None, "signed requests need api_key and api_secret")
+        out = {k: v for k, v in params.items() if k != "signature"}
+        out["apiKey"] = self.api_key
+        if not signed:
+            return out
+        out.setdefault("timestamp", int(self.clock() * 1000))
+        if self.recv_window is not None:
+            out.setdefault("recvWindow", self.recv_window)
+        out["signature"] = binance_signature(self.api_secret, out)
+        return out
+
+    def reply_id(self, message: Any) -> Hashable | None:
+        """The reply's ``id`` (None when absent or null)."""
+        if message.__class__ is not dict:
+            return None
+        key: Hashable | None = message.get("id")
+        return key
+
+    def reply_error(self, message: Any) -> RequestError | None:
+        """A :class:`RequestError` for ``status != 200``: Binance's code and message."""
+        if message.__class__ is not dict:
+            return None
+        status = message.get("status")
+        if status is None or status == 200:
+            return None
+        error = message.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        text = str(error.get("msg", "")) if isinstance(error, dict) else ""
+        if status == 429:
+            text = f"rate limited (HTTP 429): {text}"
+        elif status == 418:
+            text = f"IP banned for breaking rate limits (HTTP 418): {text}"
+        else:
+            text = f"HTTP {status}: {text}"
+        return RequestError(code, text, message)
+
+    def with_decoder(self, decoder: Decoder) -> BinanceApiProtocol:
+        """A copy decoding with ``decoder``."""
+        return attrs.evolve(self, decoder=decoder)

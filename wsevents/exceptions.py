@@ -11,7 +11,10 @@ keeps working for configuration mistakes::
     │   ├── HandshakeRejected             the server answered the handshake with an HTTP status
     │   └── ReconnectExhausted            max_reconnect_attempts consecutive failed attempts
     ├── NotConnected (RuntimeError)       send() while there is no open connection
-    └── PolicyError (RuntimeError)        a should_disconnect / should_reconnect policy raised
+    ├── PolicyError (RuntimeError)        a should_disconnect / should_reconnect policy raised
+    ├── AuthenticationError               the venue rejected the login sent on connect
+    ├── RequestError                      the venue answered a request with an error reply
+    └── ConnectionLost (ConnectionError)  the connection dropped while a request was pending
 
 Network failures that reach user code unwrapped stay builtins
 (``OSError``, ``TimeoutError``), as in ``websockets``.
@@ -24,13 +27,16 @@ from typing import Any
 
 
 __all__ = [
+    "AuthenticationError",
     "ConfigError",
+    "ConnectionLost",
     "ConnectError",
     "FrameError",
     "HandshakeRejected",
     "NotConnected",
     "PolicyError",
     "ReconnectExhausted",
+    "RequestError",
     "WSEventsError",
 ]
 
@@ -143,4 +149,63 @@ class FrameError(WSEventsError, ValueError):
         if frame is not None:
             shown = frame if len(frame) <= 120 else frame[:120]
             message = f"{message}: {shown!r}" + ("..." if len(frame) > 120 else "")
+        super().__init__(message)
+
+
+class RequestError(WSEventsError):
+    """The venue answered a request with an error reply.
+
+    The message names the venue's code and message only; the whole reply is
+    kept in :attr:`reply` (it never holds a secret: secrets are signed, not
+    sent back).
+
+    Args:
+        code: the venue's error code (``-1013``, ``"60009"``, ``10003``), or
+            None when the reply has none.
+        message: the venue's error message (``"Invalid API-key"``).
+        reply: the decoded error reply.
+    """
+
+    def __init__(self, code: object, message: str, reply: Any = None) -> None:
+        self.code = code
+        self.message = message
+        self.reply = reply
+        detail = f"code {code}: {message}" if code is not None else message
+        super().__init__(f"error reply: {detail}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.code, self.message, self.reply))
+
+
+class AuthenticationError(WSEventsError):
+    """The venue rejected the login a protocol sent when the connection opened.
+
+    Fatal for a connection: retrying with the same credentials would only be
+    rejected again.  The venue's answer, when there is one, is chained as
+    ``__cause__`` (a :class:`RequestError`).
+
+    Args:
+        message: what was rejected and why (never the credentials).
+        code: the venue's error code, when it gave one.
+    """
+
+    def __init__(self, message: str, code: object = None) -> None:
+        self.code = code
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.code))
+
+
+class ConnectionLost(WSEventsError, ConnectionError):
+    """The connection was lost while a request was waiting for its reply.
+
+    The request may or may not have reached the venue: it is never sent again
+    behind the caller's back (an order must not be placed twice).
+
+    Args:
+        message: what happened to the connection.
+    """
+
+    def __init__(self, message: str = "the connection was lost before the reply arrived") -> None:
         super().__init__(message)

@@ -13,6 +13,25 @@ wsevents' events.  It answers three questions:
 * :meth:`Protocol.reply`: what to answer to a consumed frame (an
   application-level ``pong``), if anything.
 
+Sessions (DESIGN.md section 11) add hooks that change nothing for a protocol
+that does not override them:
+
+* :meth:`Protocol.on_open` is awaited after every handshake, before the
+  subscriptions: it logs in through a :class:`Session` (``send`` and
+  ``request``), building its frames afresh on every call;
+* :meth:`Protocol.prepare_request` stamps a request id into a frame and
+  :meth:`Protocol.reply_id` / :meth:`Protocol.reply_error` recognise the
+  replies.  The contract with :meth:`Protocol.decode`: a reply that has a
+  :meth:`~Protocol.reply_id` is returned as :data:`CONSUMED` (error replies
+  too: the pending request gets the error); an error reply without one raises
+  :class:`~wsevents.FrameError` as any bad frame does;
+* :attr:`Protocol.client_heartbeat` (a :class:`HeartbeatSpec`) asks for
+  client-sent application heartbeats; :meth:`Protocol.wants_handover` says that
+  a message asks the client to move to a new connection;
+* venue limits: :attr:`Protocol.max_channels`,
+  :attr:`Protocol.max_channels_per_frame`, and :attr:`Protocol.send_limit` /
+  :attr:`Protocol.connect_limit` as ``(n, per_seconds)``.
+
 Exchange adapters subclass :class:`Protocol` (or :class:`JsonProtocol`) and
 override what differs.  Protocols are frozen attrs classes: one instance can be
 shared by many connections.
@@ -21,20 +40,24 @@ shared by many connections.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+import math
+import typing
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
-from .exceptions import ConfigError, FrameError
+from .exceptions import ConfigError, FrameError, RequestError
 
 
 __all__ = [
     "CONSUMED",
     "Decoder",
     "Frame",
+    "HeartbeatSpec",
     "JsonProtocol",
     "Protocol",
+    "Session",
 ]
 
 #: A frame to send: dict/list → JSON text, str → text frame, bytes → binary frame.
@@ -68,11 +91,115 @@ def _loads_str(frame: str) -> Any:
     return message
 
 
+class Session(typing.Protocol):
+    """What :meth:`Protocol.on_open` is given: the connection being opened.
+
+    .. versionadded:: 0.2
+    """
+
+    async def send(self, frame: Frame) -> None:
+        """Send ``frame`` on the connection being opened."""
+
+    async def request(self, frame: Frame, timeout: float = 10.0) -> Any:
+        """Send ``frame`` as a request (through :meth:`Protocol.prepare_request`)
+        and return its reply.
+
+        Raises:
+            RequestError: the venue answered with an error reply.
+            TimeoutError: no reply within ``timeout`` seconds.
+            ConnectionLost: the connection dropped before the reply.
+        """
+
+
+def _positive(name: str) -> Callable[[object, attrs.Attribute[float], object], None]:
+    def check(_inst: object, _attr: attrs.Attribute[float], value: object) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ConfigError(name, value, "must be a positive number of seconds")
+
+    return check
+
+
+def _callable(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    def check(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+        if not callable(value):
+            raise ConfigError(name, value, "must be callable")
+
+    return check
+
+
+def _check_frame(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
+    if not (callable(value) or isinstance(value, (str, bytes, Mapping, list, tuple))):
+        raise ConfigError(
+            "heartbeat.frame", value, "must be a frame (dict, list, str, bytes) or a callable"
+        )
+
+
+@attrs.frozen(kw_only=True)
+class HeartbeatSpec:
+    """A client-sent application heartbeat (OKX's text ``ping``, Bybit's ``{"op": "ping"}``).
+
+    Args:
+        interval: seconds between heartbeats; with ``when_idle``, seconds
+            without any received frame before one is sent.
+        frame: the frame to send, or a callable returning it (called for
+            every heartbeat: a fresh timestamp or request id).
+        is_answer: tells whether a consumed message answers the heartbeat.
+        timeout: seconds to wait for the answer before the connection is
+            treated as dead (a ``STALE`` disconnect).
+        when_idle: send only when nothing was received for ``interval``
+            seconds (OKX), instead of on a fixed schedule (Bybit).
+
+    Raises:
+        ConfigError: a bad value, naming it.
+
+    .. versionadded:: 0.2
+    """
+
+    interval: float = attrs.field(validator=_positive("heartbeat.interval"))
+    frame: Frame | Callable[[], Frame] = attrs.field(validator=_check_frame)
+    is_answer: Callable[[Any], bool] = attrs.field(validator=_callable("heartbeat.is_answer"))
+    timeout: float = attrs.field(default=10.0, validator=_positive("heartbeat.timeout"))
+    when_idle: bool = attrs.field(default=False)
+
+    @when_idle.validator
+    def _check_when_idle(self, _attr: attrs.Attribute[bool], value: object) -> None:
+        if not isinstance(value, bool):
+            raise ConfigError("heartbeat.when_idle", value, "must be True or False")
+
+    def make_frame(self) -> Frame:
+        """The frame of the next heartbeat (``frame()`` when it is callable)."""
+        frame = self.frame
+        if callable(frame):
+            made: Frame = frame()
+            return made
+        return frame
+
+
 class Protocol:
     """Base class of protocols.  Subclasses override :meth:`decode` at least.
 
+    The session hooks (:meth:`on_open`, :meth:`prepare_request`,
+    :meth:`reply_id`, :meth:`reply_error`, :meth:`wants_handover`) and the venue
+    limits default to "nothing to do".
+
     .. versionadded:: 0.1
     """
+
+    #: client-sent application heartbeats, or None (the default: none)
+    client_heartbeat: HeartbeatSpec | None = None
+    #: most channels one connection may hold (None: no limit)
+    max_channels: int | None = None
+    #: most channels one subscribe frame may carry (None: no limit)
+    max_channels_per_frame: int | None = None
+    #: the venue's limit on frames a client sends per connection, ``(n, per_seconds)``
+    send_limit: tuple[int, float] | None = None
+    #: the venue's limit on connection attempts per IP, ``(n, per_seconds)``
+    connect_limit: tuple[int, float] | None = None
 
     def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
         """Decode one frame into ``(channel, message)``.
@@ -100,6 +227,42 @@ class Protocol:
     def with_decoder(self, decoder: Decoder) -> Protocol:
         """A copy of this protocol decoding with ``decoder`` (used by ``Connection(decoder=)``)."""
         return self
+
+    async def on_open(self, session: Session) -> None:
+        """Awaited after every handshake, before the subscriptions are sent.
+
+        Log in here: build the frame afresh on every call (a new timestamp
+        and signature: a resent one is rejected) and await its acknowledgement
+        with ``await session.request(frame)``.
+
+        Raises:
+            AuthenticationError: the venue rejected the login (fatal).
+        """
+        return None
+
+    def prepare_request(self, frame: Frame, request_id: int) -> tuple[Frame, Hashable]:
+        """Stamp ``request_id`` into a request frame: ``(frame to send, key of its reply)``.
+
+        ``request_id`` increases on each connection; the key is what
+        :meth:`reply_id` returns for the reply.
+
+        Raises:
+            NotImplementedError: the protocol has no requests (the default).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support requests")
+
+    def reply_id(self, message: Any) -> Hashable | None:
+        """The key of the request a consumed ``message`` answers, or None (not a reply)."""
+        return None
+
+    def reply_error(self, message: Any) -> RequestError | None:
+        """The error a reply carries (``RequestError`` with the venue's code), or None."""
+        return None
+
+    def wants_handover(self, message: Any) -> bool:
+        """True when ``message`` asks the client to move to a new connection now
+        (Binance's ``serverShutdown``): the connection starts a handover."""
+        return False
 
 
 def _default_subscribe(op: str) -> Callable[[Sequence[str]], Frame]:

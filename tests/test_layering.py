@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "_stream": 3,
     "_requests": 3,
     "_heartbeat": 3,
+    "_session": 3,
     "_transport": 3,
     "_picows": 3,
     "connection": 3,

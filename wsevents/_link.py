@@ -12,20 +12,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _config as cfg
 from ._delivery import Dispatcher
 from ._options import Options
 from ._reader import Reader
+from ._session import ConnectionSession, overrides
 from ._stats import Counters
 from ._supervisor import Failure, Loss, classify_close, classify_failure
 from ._tracking import SequenceTracker
 from ._transport import Transport, TransportConnection, connect_error
 from .events import DisconnectReason
-from .exceptions import ConnectError, NotConnected
+from .exceptions import (
+    AuthenticationError,
+    ConfigError,
+    ConnectError,
+    ConnectionLost,
+    NotConnected,
+)
 from .routing import Frame
 
 
@@ -48,10 +56,15 @@ class Link:
     __slots__ = (
         "_counters",
         "_initiated",
+        "_missed",
         "_options",
+        "_sessions",
+        "_sessions_on",
         "_subscriptions",
         "_transport",
         "_url",
+        "early",
+        "on_handover_wanted",
         "reader",
         "ws",
     )
@@ -80,10 +93,25 @@ class Link:
         self.reader = Reader(
             options.protocol, delivery, counters, tracker=tracker, reply=self.reply
         )
+        protocol = options.protocol
+        #: the protocol logs in, answers requests or sends heartbeats: sessions needed
+        self._sessions_on = (
+            overrides(protocol, "on_open")
+            or overrides(protocol, "prepare_request")
+            or overrides(protocol, "reply_id")
+            or protocol.client_heartbeat is not None
+        )
+        #: the session of each open transport connection
+        self._sessions: dict[TransportConnection, ConnectionSession] = {}
+        #: what arrived during a login, delivered once connected
+        self.early: list[tuple[str | None, str | None, Any]] = []
+        #: called when a message asks for a new connection (Binance's serverShutdown)
+        self.on_handover_wanted: Callable[[], object] | None = None
+        #: the disconnects a missed heartbeat answer started
+        self._missed: set[asyncio.Task[None]] = set()
 
     async def open(self) -> TransportConnection | Failure:
         """Open a WebSocket connection and send the subscriptions."""
-        close_timeout = self._options.transport.close_timeout
         try:
             ws = await self._transport.open(
                 self._url, self._options.transport, self._headers()
@@ -92,19 +120,98 @@ class Link:
             return classify_failure(exc, now_epoch=time.time())
         except Exception as exc:  # noqa: BLE001 - a custom transport broke the contract
             return classify_failure(connect_error(exc), now_epoch=time.time())
+        protocol = self._options.protocol
+        session = None
+        if self._sessions_on:
+            session = self._sessions[ws] = ConnectionSession(
+                protocol, functools.partial(self.send_on, ws)
+            )
         try:
-            for frame in self._options.protocol.subscribe(list(self._subscriptions)):
+            if session is not None and overrides(protocol, "on_open"):
+                failure = await self._log_in(ws, session)
+                if failure is not None:
+                    await self.abort(ws)
+                    return failure
+            for frame in protocol.subscribe(list(self._subscriptions)):
                 await self.send_on(ws, frame)
         except (NotConnected, OSError) as exc:
             close_code = ws.close_rcvd_code()
-            await abort(ws, close_timeout)
+            await self.abort(ws)
             error = ConnectError(f"connection lost while subscribing: {exc}")
             error.__cause__ = exc
             return classify_failure(error, now_epoch=time.time(), close_code=close_code)
         except BaseException:
-            await abort(ws, close_timeout)
+            await self.abort(ws)
             raise
+        if session is not None:
+            session.start_heartbeat(functools.partial(self._heartbeat_missed, ws))
         return ws
+
+    async def _log_in(self, ws: TransportConnection, session: ConnectionSession) -> Failure | None:
+        """Run the protocol's ``on_open`` on ``ws`` (a login), reading its replies
+        meanwhile; what else arrives is kept in :attr:`early`.  None when it
+        succeeded, else the failure: a rejected login is fatal, a timeout or a lost
+        connection an ordinary failed attempt."""
+        early: list[tuple[str | None, str | None, Any]] = []
+
+        async def read() -> None:
+            decode = self.reader.decode
+            with contextlib.suppress(ws.closed_error):
+                while True:
+                    decoded = decode(await ws.recv())
+                    ws.handled()
+                    if decoded is None:
+                        continue
+                    if decoded[1] is None:
+                        await self.reply(ws, decoded[2])
+                    else:
+                        early.append(decoded)
+            session.end("the connection was lost during the login")
+
+        reader = asyncio.get_running_loop().create_task(read(), name="wsevents-login")
+        try:
+            await self._options.protocol.on_open(session)
+        except AuthenticationError as exc:
+            return Failure(error=exc, kind="auth")
+        except (TimeoutError, asyncio.TimeoutError, ConnectionLost, NotConnected) as exc:
+            error = ConnectError(f"login failed: {exc!r}")
+            error.__cause__ = exc
+            timed_out = isinstance(exc, (TimeoutError, asyncio.TimeoutError))
+            return Failure(error=error, kind="timeout" if timed_out else "network")
+        except Exception as exc:  # noqa: BLE001 - a broken on_open is not retried
+            error = ConnectError(f"the protocol's on_open raised {exc!r}", kind="invalid")
+            error.__cause__ = exc
+            return Failure(error=error, kind="invalid")
+        finally:
+            reader.cancel()
+            await asyncio.wait({reader})
+        self.early = early
+        return None
+
+    def _heartbeat_missed(self, ws: TransportConnection) -> None:
+        """No answer to a client heartbeat: the feed is stale, replace the connection."""
+        if self.ws is ws:
+            task = asyncio.get_running_loop().create_task(
+                self.disconnect(DisconnectReason.STALE), name="wsevents-heartbeat-missed"
+            )
+            self._missed.add(task)
+            task.add_done_callback(self._missed.discard)
+
+    async def request(self, ws: TransportConnection, frame: Frame, timeout: float) -> Any:
+        """Send ``frame`` as a request on ``ws`` and return its reply.
+
+        Raises:
+            RequestError, TimeoutError, ConnectionLost: see ``Connection.request``.
+            ConfigError: the protocol has no requests.
+        """
+        session = self._sessions.get(ws)
+        if session is None:
+            raise ConfigError(
+                "protocol",
+                type(self._options.protocol).__name__,
+                "has no requests (it does not override prepare_request and reply_id)",
+            )
+        return await session.request(frame, timeout)
 
     def _headers(self) -> Mapping[str, str] | None:
         headers = self._options.headers
@@ -129,6 +236,9 @@ class Link:
         self.ws = None
         self._counters.connected_since = None
         initiated, self._initiated = self._initiated, None
+        session = self._sessions.pop(ws, None)
+        if session is not None:
+            session.end("the connection was lost before the reply arrived")
         await self.abort(ws)
         if exc is None:
             return Loss(reason=initiated or DisconnectReason.NETWORK_ERROR, code=1006)
@@ -172,17 +282,27 @@ class Link:
         self._counters.messages_sent += 1
 
     async def reply(self, ws: TransportConnection, message: Any) -> None:
-        """Answer protocol traffic (an application pong), if the protocol says so."""
-        answer = self._options.protocol.reply(message)
+        """Protocol traffic: a heartbeat's answer or a request's reply (handed to its
+        caller), a message asking for a new connection, or something to answer
+        (an application pong)."""
+        session = self._sessions.get(ws)
+        if session is not None and session.take_reply(message):
+            return
+        protocol = self._options.protocol
+        if self.on_handover_wanted is not None and protocol.wants_handover(message):
+            self.on_handover_wanted()
+        answer = protocol.reply(message)
         if answer is not None:
             with contextlib.suppress(NotConnected):
                 await self.send_on(ws, answer)
 
     async def abort(self, ws: TransportConnection) -> None:
-        """Close ``ws`` within ``close_timeout`` (aborted past it)."""
+        """Close ``ws`` within ``close_timeout`` (aborted past it); its session ends."""
+        session = self._sessions.pop(ws, None)
+        if session is not None:
+            session.end("the connection was closed before the reply arrived")
         await abort(ws, self._options.transport.close_timeout)
 
-    # -- the ticker ----------------------------------------------------------------------
 
 
 async def abort(ws: TransportConnection, timeout: float) -> None:

@@ -72,6 +72,8 @@ class Reader:
         "_reply",
         "_tracker",
         "_tracking",
+        "_watched",
+        "on_handover_wanted",
         "step",
     )
 
@@ -95,8 +97,14 @@ class Reader:
         #: a frame the transport callback declined, already decoded: the next
         #: frame ``recv()`` returns is that frame
         self._held: _Item | None = None
+        #: channels whose messages may ask for a handover (never memoised)
+        self._watched: frozenset[str | None] = protocol.handover_channels
+        #: called when such a message does
+        self.on_handover_wanted: Callable[[], object] | None = None
         #: channel -> event name ("message:<channel>"), memoised
-        self._names: dict[str | None, str] = {_NO_CHANNEL: MESSAGE}
+        self._names: dict[str | None, str] = (
+            {} if _NO_CHANNEL in self._watched else {_NO_CHANNEL: MESSAGE}
+        )
         #: ``step(frame, inline=True)``: the per-frame step.  As a transport's frame
         #: callback (inline): None when it took the frame, else the frame is left to
         #: ``recv()`` and :meth:`run` finishes it without decoding it again
@@ -135,7 +143,7 @@ class Reader:
                 return None
             name = names.get(channel)
             if name is None:
-                name = self._name_for(channel)
+                name = self._name_for(channel, message)
                 if name is None:
                     return self._hold((None, message)) if inline else (None, message)
             if self._tracking and not self._admit(channel, message):
@@ -166,7 +174,7 @@ class Reader:
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
             self._bad_frame(exc, frame)
             return None
-        return (channel, self._names.get(channel) or self._name_for(channel), message)
+        return (channel, self._names.get(channel) or self._name_for(channel, message), message)
 
     async def feed(self, channel: str | None, name: str, message: Any) -> None:
         """Deliver a message decoded earlier (a handover's buffer), as the step would."""
@@ -174,12 +182,22 @@ class Reader:
             return
         await self._dispatcher.put(name, message)
 
-    def _name_for(self, channel: str | None) -> str | None:
-        """The event name of a channel (memoised), or None for a consumed frame."""
+    def _name_for(self, channel: str | None, message: Any) -> str | None:
+        """The event name of a channel (memoised), or None for a consumed frame.
+
+        The channels of :attr:`Protocol.handover_channels
+        <wsevents.Protocol.handover_channels>` are not memoised: each of their
+        messages comes here, where :meth:`~wsevents.Protocol.wants_handover` is
+        asked (the other channels' messages never pay for it).
+        """
         if channel == CONSUMED:
             return None
-        assert channel is not None
-        name = self._names[channel] = MESSAGE_PREFIX + channel
+        name = MESSAGE if channel is None else MESSAGE_PREFIX + channel
+        if channel in self._watched:
+            if self.on_handover_wanted is not None and self._protocol.wants_handover(message):
+                self.on_handover_wanted()
+        else:
+            self._names[channel] = name
         return name
 
     def _bad_frame(self, exc: Exception, frame: str | bytes) -> None:

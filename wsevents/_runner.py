@@ -123,7 +123,7 @@ class Runner:
         self._masked_url = masked_url
         self._options = options
         self._supervisor = supervisor
-        self.link = Link(
+        self.link = link = Link(
             url=url,
             options=options,
             transport=transport,
@@ -132,6 +132,7 @@ class Runner:
             subscriptions=subscriptions,
             tracker=tracker,
         )
+        link.on_handover_wanted = link.reader.on_handover_wanted = self._handover_wanted
         self._delivery = delivery
         self._counters = counters
         self._on_closed = on_closed
@@ -468,8 +469,9 @@ class Runner:
         if isinstance(outcome, Failure):
             return outcome
         ws = outcome
-        if self._supervisor.state is State.PAUSED:
-            # request_disconnect() during the handshake: do not keep this connection.
+        if self._supervisor.state is State.PAUSED or self._closer is not None:
+            # request_disconnect() or close() during the handshake (a cancellation the
+            # handshake swallowed as it completed, on 3.11): do not keep this connection.
             await self.link.abort(ws)
             return None
         # A request_disconnect() then resume() during the handshake left nothing to do.
@@ -489,6 +491,10 @@ class Runner:
         if last:
             event = attrs.evolve(event, last_sequences=last)
         self._delivery.offer_lifecycle(CONNECT, event)
+        early, self.link.early = self.link.early, []
+        for channel, name, message in early:  # what arrived during the login
+            assert name is not None
+            await self.link.reader.feed(channel, name, message)
         logger.info("%s: connected (attempt %d)", self._masked_url, event.attempt)
         if self._first_connect is not None and not self._first_connect.done():
             self._first_connect.set_result(None)
@@ -623,6 +629,12 @@ class Runner:
             await handover.cancel(self.link.abort)
         if self._handed_over is not None:
             self._handed_over.set()
+
+    def _handover_wanted(self) -> None:
+        """The venue asks for a new connection (Binance's ``serverShutdown``)."""
+        if self._supervisor.state is State.CONNECTED and self._closer is None:
+            logger.info("%s: the server asks for a new connection: handover", self._masked_url)
+            self._start_handover()
 
     def _handover_running(self) -> bool:
         return self._handover_task is not None and not self._handover_task.done()

@@ -52,7 +52,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
-FailureKind = Literal["network", "timeout", "tls", "status", "invalid"]
+FailureKind = Literal["network", "timeout", "tls", "status", "invalid", "auth"]
 
 
 @attrs.frozen(kw_only=True)
@@ -155,7 +155,9 @@ def default_should_retry(failure: Failure) -> bool:
     * HTTP 408, 425, 429 and every 5xx: retry (honouring ``Retry-After``);
     * any other HTTP status (401, 403, 404, 400, a plain web server's 200, ...):
       give up, the server will answer the same again;
-    * an invalid handshake response: give up.
+    * an invalid handshake response: give up;
+    * a rejected login (``on_open`` raised :class:`AuthenticationError`): give up,
+      the venue said no.
     """
     if failure.kind in ("network", "timeout"):
         return True
@@ -337,6 +339,9 @@ class Supervisor:
         if self.down_since is None:
             self.down_since = now
         if not self.should_retry(failure) or self.max_attempts == 0:
+            if failure.kind == "auth":
+                detail = f"login rejected: {failure.error}"
+                return self._stop(CloseReason.AUTHENTICATION, detail, failure.error)
             if isinstance(failure.error, HandshakeRejected):
                 detail = f"handshake rejected with HTTP {failure.error.status}"
                 return self._stop(CloseReason.REJECTED, detail, failure.error)

@@ -140,6 +140,7 @@ class BinanceProtocol(Protocol):
 
     #: 1024 streams per connection.
     max_channels = 1024
+    handover_channels = frozenset({"serverShutdown"})
     #: 5 incoming messages per second per connection (pings and pongs count).
     send_limit = (5, 1.0)
     #: 300 connection attempts per 5 minutes per IP.
@@ -381,6 +382,8 @@ class BinanceApiProtocol(Protocol):
 
     #: 300 connection attempts per 5 minutes per IP.
     connect_limit = (300, 300.0)
+
+    handover_channels = frozenset({"serverShutdown"})
 
     def __attrs_post_init__(self) -> None:
         if (self.api_key is None) != (self.api_secret is None):

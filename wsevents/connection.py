@@ -334,6 +334,28 @@ class Connection(Emitter):
             raise NotConnected(f"not connected (state {self.state.name}): message not sent")
         await self._runner.link.send_on(ws, message)
 
+    async def request(self, frame: Frame, timeout: float = 10.0) -> Any:
+        """Send ``frame`` as a request and return its reply.
+
+        The protocol stamps an id into the frame
+        (:meth:`~wsevents.Protocol.prepare_request`) and recognises the reply
+        (:meth:`~wsevents.Protocol.reply_id`), which goes to this caller, not to
+        the handlers; replies may come in any order.
+
+        Raises:
+            NotConnected: there is no open connection.
+            RequestError: the venue answered with an error reply (its code and message).
+            TimeoutError: no reply within ``timeout`` seconds (a late reply is
+                counted and dropped).
+            ConnectionLost: the connection dropped first; the request is never
+                sent again on the next connection.
+            ConfigError: the protocol has no requests.
+        """
+        ws = self._runner.open_ws()
+        if ws is None:
+            raise NotConnected(f"not connected (state {self.state.name}): request not sent")
+        return await self._runner.link.request(ws, frame, timeout)
+
     async def subscribe(self, *channels: str) -> None:
         """Add channels to the subscription set; subscribe now if connected.
 

@@ -182,6 +182,8 @@ class CloseReason(str, enum.Enum):
     EXHAUSTED = "reconnect attempts exhausted"
     #: the server refused the handshake with a status that is not retried (401, 403, ...)
     REJECTED = "handshake rejected"
+    #: the venue rejected the protocol's login (``AuthenticationError``)
+    AUTHENTICATION = "login rejected"
     #: an attempt failed in a way that is not retried (TLS, an invalid handshake)
     FAILED = "connection failed"
     #: the server closed cleanly (1000/1001) and ``reconnect_on_clean_close`` is False

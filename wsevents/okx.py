@@ -153,6 +153,8 @@ class OkxProtocol(Protocol):
         default=time.time, repr=False, validator=check_callable("clock")
     )
     client_heartbeat: HeartbeatSpec | None = attrs.field(default=OKX_HEARTBEAT)
+    #: the service-upgrade notice (64008) arrives unrouted
+    handover_channels = frozenset({None})
     decoder: Decoder = attrs.field(
         default=json.loads, repr=False, validator=check_callable("decoder")
     )

@@ -200,6 +200,10 @@ class Protocol:
     send_limit: tuple[int, float] | None = None
     #: the venue's limit on connection attempts per IP, ``(n, per_seconds)``
     connect_limit: tuple[int, float] | None = None
+    #: channels (None: unrouted messages) whose delivered messages may ask for a new
+    #: connection: :meth:`wants_handover` is asked for those only, so the other
+    #: channels' messages never pay for it (consumed messages are always asked)
+    handover_channels: frozenset[str | None] = frozenset()
 
     def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
         """Decode one frame into ``(channel, message)``.

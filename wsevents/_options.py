@@ -26,7 +26,7 @@ from .policies._base import (
     as_disconnect_policy,
     as_reconnect_policy,
 )
-from .routing import Decoder, JsonProtocol, Protocol, resolve_decoder
+from .routing import Decoder, JsonProtocol, Protocol, resolve_decoder, sends_credentials
 
 
 __all__ = ["Options", "TransportOptions", "connection_options"]
@@ -51,6 +51,9 @@ class TransportOptions:
     ssl: _ssl.SSLContext | None = attrs.field(default=None, repr=False)
     #: the User-Agent header (None: the transport's default)
     user_agent: str | None = None
+    #: let the library log every frame at DEBUG (off for protocols that send
+    #: credentials: a login frame carries the API key, OKX's the passphrase)
+    trace_frames: bool = True
 
 
 @attrs.frozen(kw_only=True)
@@ -185,5 +188,6 @@ def connection_options(
             max_size=cfg.check_positive_int("max_size", max_size, allow_none=True),
             ssl=cfg.check_ssl(ssl, url),
             user_agent=user_agent,
+            trace_frames=not sends_credentials(protocol),
         ),
     )

@@ -28,6 +28,7 @@ from ._transport import (
     TransportConnection,
     connect_error,
     handshake_error,
+    quiet_logger,
     rejected,
 )
 from .exceptions import ConfigError, ConnectError
@@ -39,6 +40,7 @@ __all__ = ["PicowsTransport"]
 _NO_STATUS_RCVD: Final = 1005
 _PICOWS_MISSING: Final = "picows is not installed (pip install 'wsevents[picows]')"
 _PICOWS_LOGGER: Final = logging.getLogger("picows.client")
+_PICOWS_QUIET: Final = quiet_logger("picows.client")
 _PERMESSAGE_DEFLATE_REQUEST: Final = "permessage-deflate; client_max_window_bits"
 
 class _PicowsConnection:
@@ -250,7 +252,7 @@ class PicowsTransport(Transport):
             "max_size": options.max_size,
             "socket_factory": socket_factory,
             # picows' own logger name (picows.websockets would log as websockets.client)
-            "logger": _PICOWS_LOGGER,
+            "logger": _PICOWS_LOGGER if options.trace_frames else _PICOWS_QUIET,
             "ssl": ssl,
             "user_agent_header": user_agent,
         }

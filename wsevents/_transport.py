@@ -27,6 +27,7 @@ frames exchanged, once per connection.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, NamedTuple, Protocol
@@ -132,6 +133,18 @@ class Transport:
 
     def __repr__(self) -> str:
         return f"<wsevents transport {self.name}>"
+
+
+class _NoFrameTrace(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A library's logger that never traces frames: DEBUG is off, the rest passes."""
+
+    def isEnabledFor(self, level: int) -> bool:
+        return level > logging.DEBUG and self.logger.isEnabledFor(level)
+
+
+def quiet_logger(name: str) -> logging.LoggerAdapter:  # type: ignore[type-arg]
+    """The logger ``name`` without its DEBUG frame trace (see ``trace_frames``)."""
+    return _NoFrameTrace(logging.getLogger(name), {})
 
 
 def connect_error(exc: BaseException) -> ConnectError:
@@ -313,6 +326,8 @@ class WebsocketsTransport(Transport):
         }
         if self._receiver:
             kwargs["create_connection"] = _Listener
+        if not options.trace_frames:
+            kwargs["logger"] = _QUIET
         if options.ssl is not None:
             kwargs["ssl"] = options.ssl
         if options.user_agent is not None:
@@ -342,6 +357,7 @@ class WebsocketsTransport(Transport):
 
 
 _NO_HEADERS: Final = Headers()
+_QUIET: Final = quiet_logger("websockets.client")
 
 
 def _forget_handshake(ws: ClientConnection) -> None:

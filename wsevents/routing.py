@@ -406,6 +406,16 @@ class JsonProtocol(Protocol):
         return attrs.evolve(self, decoder=decoder)
 
 
+def sends_credentials(protocol: Protocol) -> bool:
+    """True when ``protocol`` logs in or signs requests (it overrides
+    :meth:`Protocol.on_open` or :meth:`Protocol.prepare_request`): its frames may
+    carry an API key or a passphrase, so no library traces them at DEBUG."""
+    kind = type(protocol)
+    return kind.on_open is not Protocol.on_open or (
+        kind.prepare_request is not Protocol.prepare_request
+    )
+
+
 def resolve_decoder(decoder: Decoder | str | None) -> Decoder | None:
     """Turn the ``decoder`` option into a callable.
 

@@ -20,7 +20,14 @@ REEXPORTED = [
     "wsevents.connection",
 ]
 #: top-level names from elsewhere (subpackage, helpers)
-EXTRA = {"__version__", "load_config", "policies", "PolicyContext", "BinanceProtocol"}
+EXTRA = {
+    "__version__",
+    "load_config",
+    "policies",
+    "PolicyContext",
+    "BinanceProtocol",
+    "RateLimit",
+}
 
 
 def test_top_level_is_the_union_of_the_core_modules() -> None:
@@ -52,6 +59,8 @@ def test_every_exported_name_exists(name: str) -> None:
     [
         *REEXPORTED,
         "wsevents.binance",
+        "wsevents.ratelimit",
+        "wsevents._window",
         "wsevents.policies",
         "wsevents.testing",
         "wsevents.sync",
@@ -85,6 +94,7 @@ def test_py_typed_ships() -> None:
         "wsevents",
         "wsevents.policies",
         "wsevents.binance",
+        "wsevents.ratelimit",
         "wsevents.sync",
         "wsevents.compat",
         "wsevents.testing",

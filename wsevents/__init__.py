@@ -46,6 +46,7 @@ from .exceptions import (
     WSEventsError,
 )
 from .policies import PolicyContext
+from .ratelimit import RateLimit
 from .routing import CONSUMED, Decoder, Frame, JsonProtocol, Protocol
 
 
@@ -85,6 +86,7 @@ __all__ = [
     "PolicyError",
     "Protocol",
     "QueueFull",
+    "RateLimit",
     "ReconnectExhausted",
     "Reconnecting",
     "State",

@@ -96,6 +96,16 @@ def test_busiest_counts_half_open_windows() -> None:
     assert busiest([0.0, 0.0, 0.0], 0.1) == 3
 
 
+@given(
+    times=st.lists(st.floats(min_value=0.0, max_value=10.0, allow_nan=False), max_size=30),
+    per=st.floats(min_value=0.01, max_value=5.0, allow_nan=False),
+)
+def test_busiest_matches_a_brute_force_count(times: list[float], per: float) -> None:
+    """busiest() is the most events in any window [t, t + per) starting at an event."""
+    brute = max((sum(1 for u in times if t <= u < t + per) for t in times), default=0)
+    assert busiest(times, per) == brute
+
+
 @pytest.mark.parametrize(
     ("n", "per", "key"),
     [

@@ -81,7 +81,7 @@ async def test_subscribing_stays_within_the_venue_limits(
         ws = wsevents_connection(venue)
         await ws.connect()
         channels = [f"sym{i}@trade" for i in range(500)]
-        await subscribe_in_frames(ws, channels, wsevents.RateLimit(5, per=0.22))
+        await subscribe_in_frames(ws, channels, wsevents.RateLimit(5, per=0.25))
         client = await venue.wait_for_client()
         await client.wait_subscribed(*channels)
 

@@ -27,10 +27,19 @@ LAYERS: dict[str, int] = {
     "_stats": 1,
     "_tracking": 1,
     "_window": 1,
+    "_options": 1,
     "policies": 1,
     "_supervisor": 2,
+    "_signal": 3,
+    "_emitter": 3,
     "_delivery": 3,
+    "_handover": 3,
+    "_reader": 3,
+    "_runner": 3,
+    "_link": 3,
+    "_stream": 3,
     "_transport": 3,
+    "_picows": 3,
     "connection": 3,
     "ratelimit": 3,
     "__init__": 3,
@@ -40,6 +49,7 @@ LAYERS: dict[str, int] = {
     "pytest_plugin": 5,
     "cli": 5,
     "_demo": 5,
+    "_format": 5,
     "__main__": 5,
 }
 
@@ -137,3 +147,21 @@ def test_top_level_does_not_import_opt_in_layers() -> None:
     for module, _ in imported(PACKAGE / "__init__.py"):
         if module.startswith("wsevents."):
             assert layer_of(module.removeprefix("wsevents.")) <= 3, module
+
+
+def test_architecture_md_draws_the_same_layers() -> None:
+    """ARCHITECTURE.md's layer table is this test's table: the picture stays true."""
+    text = (PACKAGE.parent / "ARCHITECTURE.md").read_text()
+    table = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    drawn: dict[str, int] = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[1].isdigit():
+            drawn[cells[0].strip("`")] = int(cells[1])
+    assert drawn == LAYERS
+
+
+def test_every_module_has_a_layer() -> None:
+    """A new module must be placed in the table (and so in ARCHITECTURE.md)."""
+    for path in modules():
+        layer_of(own_name(path))

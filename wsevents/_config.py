@@ -145,15 +145,27 @@ def check_headers(value: object) -> HeadersOption:
 
 
 def validate_header_mapping(value: object, *, name: str = "headers") -> Mapping[str, str]:
-    """Check a headers mapping (also what a ``headers`` callable returned)."""
+    """Check a headers mapping (also what a ``headers`` callable returned).
+
+    Header values are credentials more often than not: the error names the
+    header, never its value.
+    """
     if not isinstance(value, Mapping):
-        raise ConfigError(name, value, "must be a mapping of header names to values")
+        raise ConfigError(name, _redacted(value), "must be a mapping of header names to values")
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str):
-            raise ConfigError(name, value, f"header {key!r} must map a str to a str")
+            why = f"header {key!r} must map a str to a str"
+            raise ConfigError(name, _redacted(value), why)
         if "\r" in item or "\n" in item or "\r" in key or "\n" in key:
-            raise ConfigError(name, value, f"header {key!r} contains a line break")
+            raise ConfigError(name, _redacted(value), f"header {key!r} contains a line break")
     return value
+
+
+def _redacted(value: object) -> object:
+    """``value`` for an error message: a mapping's keys only, anything else by type."""
+    if isinstance(value, Mapping):
+        return {key: "<redacted>" for key in value}
+    return f"<{type(value).__name__}>"
 
 
 def check_ssl(value: object, url: str) -> _ssl.SSLContext | None:

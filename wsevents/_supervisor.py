@@ -21,13 +21,14 @@ import attrs
 from .backoff import Backoff
 from .events import (
     Closed,
+    CloseReason,
     Connected,
     Disconnected,
     DisconnectReason,
     Reconnecting,
     State,
 )
-from .exceptions import HandshakeRejected, PolicyError, ReconnectExhausted
+from .exceptions import ConnectError, HandshakeRejected, PolicyError, ReconnectExhausted
 from .policies._base import (
     DisconnectPolicy,
     PolicyContext,
@@ -46,6 +47,7 @@ __all__ = [
     "Stop",
     "Supervisor",
     "classify_close",
+    "classify_failure",
     "default_should_retry",
     "parse_retry_after",
 ]
@@ -162,6 +164,30 @@ def default_should_retry(failure: Failure) -> bool:
     return False
 
 
+def classify_failure(
+    error: ConnectError, *, now_epoch: float, close_code: int | None = None
+) -> Failure:
+    """The :class:`Failure` of an attempt that raised ``error`` (a transport's error).
+
+    Args:
+        error: what the attempt raised: its ``kind`` says what failed, a
+            :class:`HandshakeRejected` carries the status and ``Retry-After``.
+        now_epoch: the wall clock (seconds since the epoch), for an HTTP-date
+            ``Retry-After``.
+        close_code: the close code of a server that closed right after accepting.
+    """
+    if isinstance(error, HandshakeRejected):
+        return Failure(
+            error=error,
+            kind="status",
+            status=error.status,
+            retry_after=parse_retry_after(error.retry_after, now_epoch=now_epoch),
+            close_code=close_code,
+        )
+    kind = error.kind if error.kind in ("network", "timeout", "tls", "invalid") else "network"
+    return Failure(error=error, kind=kind, close_code=close_code)  # type: ignore[arg-type]
+
+
 def classify_close(
     *,
     rcvd_code: int | None,
@@ -199,7 +225,8 @@ class Supervisor:
 
     Args:
         backoff: delays between attempts.
-        max_attempts: consecutive failed attempts before giving up (None: never).
+        max_attempts: consecutive failed attempts before giving up (None: never;
+            0: never reconnect, not even after a lost connection).
         stable_after: seconds a connection must have been up for the backoff to
             start over when it is lost; a connection lost sooner continues the
             current run of growing delays (no reconnect storm against a server
@@ -287,16 +314,17 @@ class Supervisor:
         self.last_error = failure.error
         if self.down_since is None:
             self.down_since = now
-        if not self.should_retry(failure):
+        if not self.should_retry(failure) or self.max_attempts == 0:
             if isinstance(failure.error, HandshakeRejected):
-                why = f"handshake rejected with HTTP {failure.error.status}"
-            else:
-                why = f"connection failed: {failure.error}"
-            return self._stop(why, failure.error)
+                detail = f"handshake rejected with HTTP {failure.error.status}"
+                return self._stop(CloseReason.REJECTED, detail, failure.error)
+            detail = f"connection failed: {failure.error}"
+            return self._stop(CloseReason.FAILED, detail, failure.error)
         if self.max_attempts is not None and self.failures >= self.max_attempts:
             error = ReconnectExhausted(self.failures, failure.error)
             error.__cause__ = failure.error
-            return self._stop("reconnect attempts exhausted", error)
+            detail = f"gave up after {self.failures} failed attempts"
+            return self._stop(CloseReason.EXHAUSTED, detail, error)
         self.attempt += 1
         self.step += 1
         delay = self.backoff.delay(self.step)
@@ -332,7 +360,7 @@ class Supervisor:
         self.attempt = 0
         if reason is DisconnectReason.SHUTDOWN or self.state in (State.CLOSING, State.CLOSED):
             self.state = State.CLOSING
-            return event, Stop(Closed(reason="close() called"))
+            return event, Stop(Closed(reason=CloseReason.USER))
         if reason.proactive:
             # A chosen disconnect never counts as a failure: start a fresh run.
             self.step = 0
@@ -346,10 +374,11 @@ class Supervisor:
             self.step = 0
         if reason is DisconnectReason.SERVER_CLOSE and loss.code in (1000, 1001):
             if not self.reconnect_on_clean_close:
-                self.state = State.CLOSING
-                return event, Stop(
-                    Closed(reason=f"server closed the connection ({loss.code} {loss.reason_text})")
-                )
+                detail = f"server closed the connection ({loss.code} {loss.reason_text})"
+                return event, self._stop(CloseReason.SERVER_CLOSED, detail.strip(), None)
+        if self.max_attempts == 0:
+            detail = f"connection lost ({reason.value}, code {loss.code}); max_reconnect_attempts=0"
+            return event, self._stop(CloseReason.NOT_RECONNECTING, detail, None)
         minimum = self.server_unavailable_delay if loss.code == 1013 else 0.0
         self.attempt += 1
         self.step += 1
@@ -449,6 +478,27 @@ class Supervisor:
                     self.resume_at = ctx.monotonic + wait
         return None
 
+    def is_stale(
+        self, now: float, last_message_at: float | None, stale_after: float | None
+    ) -> bool:
+        """Whether a connected feed has been silent for ``stale_after`` seconds."""
+        return (
+            self.state is State.CONNECTED
+            and stale_after is not None
+            and last_message_at is not None
+            and now - last_message_at >= stale_after
+        )
+
+    def is_recycle(self, decision: Disconnect, *, handover: bool) -> bool:
+        """Whether a policy's disconnect is a recycle, done make-before-break: the
+        ``handover`` option is on and nothing asks to stay paused afterwards."""
+        return (
+            handover
+            and decision.reason is DisconnectReason.POLICY
+            and self.paused_since is None
+            and self.resume_at is None
+        )
+
     def wake_at(self, now: float, check_interval: float) -> float:
         """When the I/O layer should call :meth:`tick` next (monotonic)."""
         nxt = now + check_interval
@@ -486,9 +536,9 @@ class Supervisor:
             Reconnecting(attempt=self.attempt, delay=delay, reason=reason, error=error)
         )
 
-    def _stop(self, why: str, error: BaseException | None) -> Stop:
+    def _stop(self, reason: CloseReason, detail: str, error: BaseException | None) -> Stop:
         self.state = State.CLOSING
-        return Stop(Closed(reason=why, error=error))
+        return Stop(Closed(reason=reason, error=error, detail=detail))
 
     def _policy_failed(self, name: str, exc: Exception) -> PolicyFailed:
         error = PolicyError(f"{name} policy failed: {exc!r}")

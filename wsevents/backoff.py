@@ -52,7 +52,7 @@ def _fraction(name: str) -> attrs._ValidatorType[float]:
     return check
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class ExponentialBackoff:
     """``initial * multiplier ** (attempt - 1)``, capped at ``maximum``, with jitter.
 
@@ -105,7 +105,7 @@ class ExponentialBackoff:
         return base
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen
 class FixedDelay:
     """The same delay before every attempt (the first one included, unless ``first``)."""
 

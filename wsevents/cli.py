@@ -46,7 +46,12 @@ from wsevents import (
     WSEventsError,
     _demo,
 )
-from wsevents._demo import describe_disconnect, describe_queue_full, describe_reconnecting, one_line
+from wsevents._format import (
+    describe_disconnect,
+    describe_queue_full,
+    describe_reconnecting,
+    one_line,
+)
 from wsevents.binance import BinanceProtocol
 
 

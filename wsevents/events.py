@@ -25,6 +25,7 @@ __all__ = [
     "MESSAGE_PREFIX",
     "QUEUE_FULL",
     "RECONNECTING",
+    "CloseReason",
     "Closed",
     "Connected",
     "DisconnectReason",
@@ -168,14 +169,39 @@ class QueueFull:
     total_dropped: int = 0
 
 
+class CloseReason(str, enum.Enum):
+    """Why a connection closed for good (:attr:`Closed.reason`).
+
+    A ``str`` enum: each member compares equal to its value
+    (``CloseReason.USER == "close() called"``).
+    """
+
+    #: ``close()`` was called
+    USER = "close() called"
+    #: ``max_reconnect_attempts`` consecutive attempts failed
+    EXHAUSTED = "reconnect attempts exhausted"
+    #: the server refused the handshake with a status that is not retried (401, 403, ...)
+    REJECTED = "handshake rejected"
+    #: an attempt failed in a way that is not retried (TLS, an invalid handshake)
+    FAILED = "connection failed"
+    #: the server closed cleanly (1000/1001) and ``reconnect_on_clean_close`` is False
+    SERVER_CLOSED = "server closed the connection"
+    #: the connection was lost and ``max_reconnect_attempts=0`` says never reconnect
+    NOT_RECONNECTING = "connection lost, not reconnecting"
+    #: a bug in wsevents' own connection loop (logged with its traceback)
+    INTERNAL_ERROR = "internal error"
+
+
 @attrs.frozen(kw_only=True)
 class Closed:
     """Payload of ``closed``: the connection is closed for good."""
 
-    #: what ended it: ``"close() called"``, ``"reconnect attempts exhausted"``, ...
-    reason: str
+    #: what ended it
+    reason: CloseReason
     #: the fatal error, or None after a requested close
     error: BaseException | None = attrs.field(default=None, eq=False)
+    #: a readable account (``"handshake rejected with HTTP 401"``)
+    detail: str = ""
 
 
 @attrs.frozen(kw_only=True)

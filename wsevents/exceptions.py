@@ -60,7 +60,17 @@ class ConnectError(WSEventsError, ConnectionError):
     """The client could not connect (DNS, TCP, TLS, handshake timeout, ...).
 
     The underlying exception is chained as ``__cause__``.
+
+    Args:
+        kind: what failed, for the retry decision: ``"network"`` (retried),
+            ``"timeout"`` (retried), ``"tls"`` (not retried by default),
+            ``"invalid"`` (a response that can never work: not retried),
+            ``"status"`` (:class:`HandshakeRejected`).
     """
+
+    def __init__(self, *args: object, kind: str = "network") -> None:
+        super().__init__(*args)
+        self.kind = kind
 
 
 class HandshakeRejected(ConnectError):
@@ -83,7 +93,17 @@ class HandshakeRejected(ConnectError):
         self.body = body
         folded = " ".join(body.split())  # HTML and multi-line bodies on one line
         detail = f": {folded[:200]}" if folded else ""
-        super().__init__(f"server rejected the WebSocket handshake with HTTP {status}{detail}")
+        super().__init__(
+            f"server rejected the WebSocket handshake with HTTP {status}{detail}", kind="status"
+        )
+
+    @property
+    def retry_after(self) -> str | None:
+        """The raw ``Retry-After`` header, if the server sent one."""
+        for key, value in self.headers.items():
+            if key.lower() == "retry-after":
+                return value
+        return None
 
 
 class ReconnectExhausted(ConnectError):

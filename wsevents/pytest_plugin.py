@@ -8,7 +8,7 @@ point, so the fixtures are there without any ``conftest.py``:
 * ``wsevents_connection``: a factory of :class:`wsevents.Connection` objects
   with test-friendly defaults, every one of them closed after the test.
 
-Both are async fixtures.  With `pytest-asyncio <https://pypi.org/project/pytest-asyncio/>`_
+Both are async fixtures.  With `pytest-asyncio <https://pytest-asyncio.readthedocs.io/>`_
 they are registered as pytest-asyncio fixtures, so they work in ``auto``
 mode (``asyncio_mode = "auto"``: any ``async def`` test) and in ``strict``
 mode (tests marked ``@pytest.mark.asyncio``); they run on the test's event

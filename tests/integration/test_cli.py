@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from wsevents import _demo, cli
+from wsevents import _demo, _format, cli
 from wsevents.testing import FakeServer
 
 
@@ -393,23 +393,23 @@ def test_demo_status_line_is_redrawn_under_event_lines() -> None:
 
 def test_one_line_folds_white_space() -> None:
     """Error text from servers (HTML bodies, newlines) is shown on one line, shortened."""
-    assert _demo.one_line("a\n  b\tc\n") == "a b c"
-    assert _demo.one_line("x" * 500, limit=10) == "xxxxxxx..."
+    assert _format.one_line("a\n  b\tc\n") == "a b c"
+    assert _format.one_line("x" * 500, limit=10) == "xxxxxxx..."
 
 
 def test_gap_and_handover_descriptions() -> None:
     """The demo's one-line gap and handover reports."""
     import wsevents
 
-    assert _demo.describe_gap(wsevents.Gap(channel="t", expected=5, received=9, missing=4)) == (
+    assert _format.describe_gap(wsevents.Gap(channel="t", expected=5, received=9, missing=4)) == (
         "t: #5 to #8 missed (4), delivering #9"
     )
-    assert _demo.describe_gap(wsevents.Gap(channel="t", expected=5, received=6, missing=1)) == (
+    assert _format.describe_gap(wsevents.Gap(channel="t", expected=5, received=6, missing=1)) == (
         "t: #5 missed (1), delivering #6"
     )
-    assert _demo.describe_gap(wsevents.Gap(channel="t", expected=5, received=3, missing=0)) == (
+    assert _format.describe_gap(wsevents.Gap(channel="t", expected=5, received=3, missing=0)) == (
         "t: #3 again (expected #5), not delivered twice"
     )
     report = wsevents.Handover(overlap=0.1594, duplicates_dropped=1)
-    assert _demo.describe_handover(report).startswith("switched after 159 ms ")
-    assert "1 duplicate dropped" in _demo.describe_handover(report)
+    assert _format.describe_handover(report).startswith("switched after 159 ms ")
+    assert "1 duplicate dropped" in _format.describe_handover(report)

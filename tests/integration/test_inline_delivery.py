@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 import wsevents
-import wsevents._transport
+import wsevents._picows
 from tests.conftest import Recorder, until
 from wsevents.testing import FakeClient, FakeServer
 
@@ -266,7 +266,7 @@ async def test_receiver_off_keeps_every_frame_on_recv(
 ) -> None:
     """PicowsTransport(receiver=False) (internal: for A/B benchmarks): picows.websockets
     as it is, handlers in the dispatcher task."""
-    transport = wsevents._transport.PicowsTransport(receiver=False)
+    transport = wsevents._picows.PicowsTransport(receiver=False)
     ws = make_connection(plain_server.url, transport=transport)
     tasks: list[asyncio.Task[Any] | None] = []
     ws.on("message:t", lambda msg: tasks.append(asyncio.current_task()))

@@ -114,7 +114,8 @@ async def test_client_error_statuses_are_fatal(
     await rec.wait_count("closed", 1)
     closed = rec.of("closed")[0]
     assert isinstance(closed.error, wsevents.HandshakeRejected)
-    assert str(status) in closed.reason
+    assert str(status) in closed.detail
+    assert closed.reason is wsevents.CloseReason.REJECTED
     assert rec.of("reconnecting") == []
     assert ws.state is State.CLOSED
 

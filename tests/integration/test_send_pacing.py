@@ -19,8 +19,9 @@ Make = Callable[..., wsevents.Connection]
 #: the venue's window, scaled: 5 frames per 0.2 s instead of per second
 PER = 0.2
 #: the pacer's window: the venue's plus a margin, since the server counts
-#: arrivals and the time from acquire() to arrival varies a little
-PACED = PER * 1.1
+#: arrivals and the time from acquire() to arrival varies (more on a loaded CI
+#: machine under coverage: 10 % was enough on an idle one)
+PACED = PER * 1.25
 
 
 async def test_3000_channels_and_user_sends_never_exceed_5_frames_per_window(

@@ -119,7 +119,7 @@ class TestConnectionOptions:
             ({"ping_interval": -1}, "ping_interval"),
             ({"close_timeout": 0}, "close_timeout"),
             ({"check_interval": math.nan}, "check_interval"),
-            ({"max_reconnect_attempts": 0}, "max_reconnect_attempts"),
+            ({"max_reconnect_attempts": -1}, "max_reconnect_attempts"),
             ({"stable_after": "30"}, "stable_after"),
             ({"reconnect_on_clean_close": "no"}, "reconnect_on_clean_close"),
             ({"subscriptions": "trades"}, "subscriptions"),
@@ -217,3 +217,14 @@ class TestValues:
         rejected = wsevents.HandshakeRejected(401, {"X": "y"}, "nope")
         assert rejected.status == 401
         assert "401" in str(rejected)
+
+
+def test_a_bad_header_never_shows_its_value() -> None:
+    """A ConfigError about headers names the header, never the (secret) values."""
+    with pytest.raises(ConfigError) as raised:
+        wsevents.Connection(
+            "wss://x.example/ws", headers={"Authorization": "Bearer s3cret", "X": 1}
+        )
+    assert "s3cret" not in str(raised.value)
+    assert "s3cret" not in repr(raised.value.value)
+    assert "'X'" in str(raised.value)

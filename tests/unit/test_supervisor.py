@@ -8,6 +8,7 @@ import random
 import pytest
 
 from wsevents import (
+    CloseReason,
     ConnectError,
     DisconnectReason,
     ExponentialBackoff,
@@ -105,7 +106,8 @@ class TestAttempts:
         decision = sup().connect_failed(0.0, status_failure(status))
         assert isinstance(decision, Stop)
         assert isinstance(decision.event.error, HandshakeRejected)
-        assert str(status) in decision.event.reason
+        assert str(status) in decision.event.detail
+        assert decision.event.reason is CloseReason.REJECTED
 
     @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
     def test_transient_statuses_are_retried(self, status: int) -> None:

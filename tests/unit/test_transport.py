@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from wsevents import ConfigError, Connection, _transport as transport_module
+from wsevents import ConfigError, Connection, _picows, _transport as transport_module
+from wsevents._picows import PicowsTransport
 from wsevents._transport import (
     CloseInfo,
-    PicowsTransport,
     Transport,
     WebsocketsTransport,
     resolve_transport,
@@ -96,7 +96,7 @@ def test_picows_close_codes_are_normalised() -> None:
         sent = Info(1000, "bye")
         rcvd_then_sent = True
 
-    conn = transport_module._PicowsConnection.__new__(transport_module._PicowsConnection)
+    conn = _picows._PicowsConnection.__new__(_picows._PicowsConnection)
     assert conn.close_info(Closed()) == CloseInfo(1005, "", 1000, "bye", True)
 
 
@@ -123,4 +123,4 @@ def test_picows_proxy_comes_from_the_environment(
         monkeypatch.delenv(name.upper(), raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    assert transport_module._environment_proxy(url) == expected
+    assert _picows._environment_proxy(url) == expected

@@ -100,7 +100,6 @@ logger = logging.getLogger("wsevents")
 _NO_CLOSE_FRAME: Final = 1006
 #: without ``reconnect`` the connection is closed on its first disconnect; the
 #: engine's reconnect waits this long meanwhile, so it never happens
-_NEVER: Final = 365 * 24 * 3600.0
 #: websocket-client's close handshake timeout
 _CLOSE_TIMEOUT: Final = 3.0
 
@@ -237,7 +236,6 @@ class WebSocketApp:
         self.has_errored = False
         self._lock = threading.Lock()
         self._conn: sync.Connection | None = None
-        self._reconnect = False
         self._opened = False
         self._closed_once = False
         self._check_constructor_options()
@@ -377,16 +375,14 @@ class WebSocketApp:
         if isinstance(self.url, str) and self.url.startswith("wss://"):
             options["ssl"] = _ssl_context(sslopt)
         if delay:
-            options["backoff"] = FixedDelay(delay=delay)
+            options["backoff"] = FixedDelay(delay)
         else:
-            options["backoff"] = FixedDelay(delay=_NEVER)
-            options["should_retry"] = _never_retry
+            options["max_reconnect_attempts"] = 0  # one connection only, as websocket-client
         with self._lock:
             if self._conn is not None:
                 raise WebSocketException("socket is already opened")
             conn = sync.Connection(self.url, **options)
             self._conn = conn
-            self._reconnect = bool(delay)
             self._opened = False
             self._closed_once = False
             self.has_errored = False
@@ -434,9 +430,6 @@ class WebSocketApp:
                 self._callback(self.on_close, None, None)
             else:
                 self._callback(self.on_close, int(event.code), event.reason_text)
-        conn = self._conn
-        if not self._reconnect and not event.proactive and conn is not None:
-            conn.close()  # websocket-client without reconnect: one connection only
 
     def _on_reconnecting(self, event: Reconnecting) -> None:
         if event.error is not None:
@@ -515,10 +508,6 @@ for _name in ("http_proxy_port", "http_no_proxy", "http_proxy_auth", "http_proxy
               "proxy_type"):
     _WHY[_name] = _WHY["http_proxy_host"]
 del _name
-
-
-def _never_retry(_failure: object) -> bool:
-    return False
 
 
 def _reconnect_delay(reconnect: object) -> float:

@@ -1,0 +1,253 @@
+"""The reader: the one step every received frame goes through (L3).
+
+A :class:`Reader` belongs to one ``Connection`` and outlives its transport
+connections (sequence numbers are followed across reconnects).  Every frame,
+whichever way it arrives, takes the same step, and is decoded once:
+
+* frames that ``recv()`` returns (the websockets transport; on picows the
+  frames its callback declined and those it never offers);
+* frames that a transport hands over from its own frame callback
+  (:meth:`Reader.receive`, picows), delivered there and then when the
+  dispatcher is idle;
+* the messages a handover collected on its new connection before the switch
+  (:meth:`Reader.feed`, already decoded).
+
+The step: count, decode (a bad frame is an ``error`` event), route
+(``message:<channel>``), track sequence numbers and handover duplicates, and
+offer to delivery.  When delivery cannot take the message at once (a full
+queue) or the frame needs an answer (protocol traffic), the asynchronous part
+(:meth:`Reader.run`) finishes it: the overflow mode is decided by
+:meth:`Dispatcher.put <wsevents._delivery.Dispatcher.put>`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from ._delivery import Dispatcher
+from ._handover import Handover
+from ._stats import Counters
+from ._tracking import SequenceTracker
+from ._transport import TransportConnection
+from .events import GAP, MESSAGE, MESSAGE_PREFIX
+from .exceptions import FrameError
+from .routing import CONSUMED, Protocol
+
+
+__all__ = ["Reader"]
+
+#: an item the asynchronous part finishes: (event name, message), the name None
+#: for protocol traffic to answer
+_Item = tuple["str | None", Any]
+Replier = Callable[[TransportConnection, Any], Awaitable[None]]
+_NO_CHANNEL: Final = None
+
+
+class Reader:
+    """Decodes, routes, tracks, counts and offers every frame of one connection.
+
+    Args:
+        protocol: decodes frames into ``(channel, message)``.
+        dispatcher: where messages, gaps and errors go.
+        counters: the connection's counters (received, decode errors, gaps,
+            duplicates).
+        tracker: sequence numbers to follow, or None.
+        reply: sends the protocol's answer to a consumed frame.
+    """
+
+    __slots__ = (
+        "_counters",
+        "_dispatcher",
+        "_handover",
+        "_held",
+        "_names",
+        "_protocol",
+        "_reply",
+        "_tracker",
+        "_tracking",
+        "step",
+    )
+
+    def __init__(
+        self,
+        protocol: Protocol,
+        dispatcher: Dispatcher,
+        counters: Counters,
+        *,
+        tracker: SequenceTracker | None,
+        reply: Replier,
+    ) -> None:
+        self._protocol = protocol
+        self._dispatcher = dispatcher
+        self._counters = counters
+        self._tracker = tracker
+        self._reply = reply
+        self._handover: Handover | None = None
+        #: True when the step must call _admit (sequences, or a handover running)
+        self._tracking = tracker is not None
+        #: a frame the transport callback declined, already decoded: the next
+        #: frame ``recv()`` returns is that frame
+        self._held: _Item | None = None
+        #: channel -> event name ("message:<channel>"), memoised
+        self._names: dict[str | None, str] = {_NO_CHANNEL: MESSAGE}
+        #: ``step(frame, inline)``: the per-frame step (a closure: locals are cheaper)
+        self.step = self._make_step()
+
+    @property
+    def last_sequences(self) -> dict[str, int]:
+        """The last sequence number delivered per channel (empty when untracked)."""
+        return {} if self._tracker is None else dict(self._tracker.last)
+
+    # -- the step ----------------------------------------------------------------------
+
+    def _make_step(self) -> Callable[[str | bytes, bool], _Item | None]:
+        decode = self._protocol.decode
+        names = self._names
+        counters = self._counters
+        offer = self._dispatcher.offer
+        deliver_now = self._dispatcher.deliver_now
+        name_for = self._name_for
+        admit = self._admit
+        bad_frame = self._bad_frame
+
+        def step(frame: str | bytes, inline: bool) -> _Item | None:
+            """One frame: None when done, or the item the asynchronous part finishes."""
+            counters.messages_received += 1
+            try:
+                channel, message = decode(frame)
+            except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+                bad_frame(exc, frame)
+                return None
+            name = names.get(channel)
+            if name is None:
+                name = name_for(channel)
+                if name is None:
+                    return (None, message)
+            if self._tracking and not admit(channel, message):
+                return None
+            if (inline and deliver_now(name, message)) or offer(name, message):
+                return None
+            return (name, message)
+
+        return step
+
+    def decode(self, frame: str | bytes) -> tuple[str | None, str | None, Any] | None:
+        """Count and decode one frame without delivering it (a handover's new
+        connection): ``(channel, event name, message)``, the name None for protocol
+        traffic to answer; None for a bad frame (reported)."""
+        self._counters.messages_received += 1
+        try:
+            channel, message = self._protocol.decode(frame)
+        except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+            self._bad_frame(exc, frame)
+            return None
+        return (channel, self._names.get(channel) or self._name_for(channel), message)
+
+    async def feed(self, channel: str | None, name: str, message: Any) -> None:
+        """Deliver a message decoded earlier (a handover's buffer), as the step would."""
+        if self._tracking and not self._admit(channel, message):
+            return
+        await self._dispatcher.put(name, message)
+
+    def _name_for(self, channel: str | None) -> str | None:
+        """The event name of a channel (memoised), or None for a consumed frame."""
+        if channel == CONSUMED:
+            return None
+        assert channel is not None
+        name = self._names[channel] = MESSAGE_PREFIX + channel
+        return name
+
+    def _bad_frame(self, exc: Exception, frame: str | bytes) -> None:
+        self._counters.decode_errors += 1
+        if not isinstance(exc, FrameError):
+            error = FrameError(f"the protocol could not decode a frame ({exc!r})", frame)
+            error.__cause__ = exc
+            exc = error
+        self._dispatcher.report_error(exc)
+
+    # -- sequences and handover duplicates -----------------------------------------------
+
+    def begin_handover(self, handover: Handover) -> None:
+        """A handover runs: its duplicates are checked from now on."""
+        self._handover = handover
+        self._tracking = True
+
+    def end_handover(self, handover: Handover) -> None:
+        """That handover is over (resolved, failed or cancelled)."""
+        if self._handover is handover:
+            self._handover = None
+            self._tracking = self._tracker is not None
+
+    def _admit(self, channel: str | None, message: Any) -> bool:
+        """Whether to deliver ``message``: sequence and handover checks."""
+        seq: int | None = None
+        tracker = self._tracker
+        dispatcher = self._dispatcher
+        if tracker is not None:
+            try:
+                seq = tracker.number(channel, message)
+            except Exception as exc:  # noqa: BLE001 - user code: report, deliver anyway
+                error = FrameError(f"sequence function failed: {exc!r}")
+                error.__cause__ = exc
+                dispatcher.report_error(error)
+        handover = self._handover
+        if handover is not None and not handover.admit(channel, message, seq, tracker):
+            self._counters.duplicates_dropped += 1
+            return False
+        if seq is not None and tracker is not None:
+            deliver, gap = tracker.check(channel, seq)
+            if gap is not None:
+                self._counters.gaps += 1
+                dispatcher.offer_lifecycle(GAP, gap)
+            if not deliver:
+                self._counters.duplicates_dropped += 1
+                return False
+        return True
+
+    # -- the asynchronous part -----------------------------------------------------------
+
+    def receive(self, frame: str) -> bool:
+        """The step for a frame from a transport's own callback: True when it is
+        done; False leaves the frame to ``recv()``, and :meth:`run` finishes it
+        without decoding it again."""
+        item = self.step(frame, True)
+        if item is None:
+            return True
+        if item[0] is not None:
+            self._dispatcher.blocked(item[0])  # a full queue: say so at once
+        self._held = item
+        return False
+
+    async def run(self, ws: TransportConnection) -> None:
+        """Read ``ws`` until it closes: raises ``ws.closed_error`` then."""
+        recv = ws.recv
+        step = self.step
+        finish = self._finish
+        if not ws.set_receiver(self.receive):
+            while True:
+                item = step(await recv(), False)
+                if item is not None:
+                    await finish(ws, item)
+        try:
+            while True:
+                frame = await recv()
+                held = self._held
+                if held is None:
+                    item = step(frame, False)
+                    if item is None:
+                        continue
+                else:
+                    self._held = None
+                    item = held
+                await finish(ws, item)
+        finally:
+            ws.set_receiver(None)
+            self._held = None
+
+    async def _finish(self, ws: TransportConnection, item: _Item) -> None:
+        name, message = item
+        if name is None:
+            await self._reply(ws, message)
+        else:
+            await self._dispatcher.put(name, message)

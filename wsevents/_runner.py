@@ -1,0 +1,682 @@
+"""The runner: carries out the supervisor's decisions for one connection (L3).
+
+A :class:`Runner` owns the live side of a ``Connection``: the current
+transport connection, the tasks (the *runner* task that connects, runs the
+reader and waits; the *ticker*, only when policies, ``stale_after`` or a timed
+resume need it; a handover's, only while one runs), the teardown, and the
+futures that ``connect()``, ``run()`` and ``wait_closed()`` wait on.  Every
+decision — retry or not, how long to wait, when a policy fires, whether a
+recycle is a handover — comes from the pure
+:class:`~wsevents._supervisor.Supervisor`; the runner only carries it out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from . import _config as cfg
+from ._delivery import Dispatcher
+from ._handover import Handover
+from ._link import Link
+from ._options import Options
+from ._signal import Signal
+from ._stats import Counters, Stats
+from ._supervisor import (
+    Disconnect,
+    Failure,
+    Pause,
+    PolicyFailed,
+    Retry,
+    Stop,
+    Supervisor,
+)
+from ._tracking import SequenceTracker
+from ._transport import Transport, TransportConnection
+from .events import (
+    CLOSED,
+    CONNECT,
+    DISCONNECT,
+    HANDOVER,
+    RECONNECTING,
+    Closed,
+    CloseReason,
+    DisconnectReason,
+    Handover as HandoverEvent,
+    State,
+)
+from .exceptions import ConnectError, NotConnected, WSEventsError
+from .policies._base import PolicyContext
+
+
+__all__ = ["Runner"]
+
+logger = logging.getLogger("wsevents")
+
+#: seconds close() may take beyond close_timeout to report and tear down
+_CLOSE_MARGIN: Final = 0.25
+
+
+class Runner:
+    """The live side of one connection.
+
+    Args:
+        url: the URL to connect to; ``masked_url`` is the one to log.
+        options: the connection's validated options.
+        transport: opens connections.
+        supervisor: decides.
+        tracker: the sequence numbers to follow (the reader keeps them across
+            connections), or None.
+        delivery: where lifecycle events go.
+        counters: the connection's counters.
+        subscriptions: the live subscription set (sent on every connect).
+        stats: a snapshot of the stats, for policies.
+        on_closed: called once everything is torn down (ends the streams).
+    """
+
+    __slots__ = (
+        "_clock",
+        "_closer",
+        "_counters",
+        "_delivery",
+        "_done",
+        "_fatal",
+        "_first_connect",
+        "_handed_over",
+        "_handover",
+        "_handover_ready",
+        "_handover_task",
+        "_masked_url",
+        "_on_closed",
+        "_options",
+        "_pending",
+        "_runner",
+        "_seen_received",
+        "_socket_closed",
+        "_state_changed",
+        "_stats",
+        "_stop_queued",
+        "_supervisor",
+        "_ticker",
+        "_utc_now",
+        "_wake_runner",
+        "link",
+    )
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        masked_url: str,
+        options: Options,
+        transport: Transport,
+        supervisor: Supervisor,
+        tracker: SequenceTracker | None,
+        delivery: Dispatcher,
+        counters: Counters,
+        subscriptions: Mapping[str, None],
+        stats: Callable[[], Stats],
+        on_closed: Callable[[], None],
+    ) -> None:
+        self._masked_url = masked_url
+        self._options = options
+        self._supervisor = supervisor
+        self.link = Link(
+            url=url,
+            options=options,
+            transport=transport,
+            delivery=delivery,
+            counters=counters,
+            subscriptions=subscriptions,
+            tracker=tracker,
+        )
+        self._delivery = delivery
+        self._counters = counters
+        self._stats = stats
+        self._on_closed = on_closed
+        self._clock = options.clock or time.monotonic
+        self._utc_now = options.utc_now or _utc_now
+        self._runner: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
+        self._wake_runner = Signal()
+        self._state_changed = Signal()
+        self._pending: Retry | Pause | None = None
+        self._first_connect: asyncio.Future[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        #: set once the socket side of close() is done (close() from a handler waits for it)
+        self._socket_closed: asyncio.Future[None] | None = None
+        self._fatal: BaseException | None = None
+        #: the terminal event is queued (once)
+        self._stop_queued = False
+        self._seen_received = 0
+        # A handover costs nothing until one runs.
+        self._handover: Handover | None = None
+        self._handover_task: asyncio.Task[None] | None = None
+        self._handover_ready: Handover | None = None
+        self._handed_over: Signal | None = None
+
+    # -- what the connection asks ---------------------------------------------------------
+
+    @property
+    def started(self) -> bool:
+        """True once :meth:`start` ran (or the connection was closed before it)."""
+        return self._supervisor.state is not State.IDLE
+
+    @property
+    def first_connect(self) -> asyncio.Future[None] | None:
+        """Done at the first successful connect (or failed with the fatal error)."""
+        return self._first_connect
+
+    @property
+    def done(self) -> asyncio.Future[None] | None:
+        """Done once closed for good and ``closed`` was delivered."""
+        return self._done
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """The error that closed the connection, if any."""
+        return self._fatal
+
+    def open_ws(self) -> TransportConnection | None:
+        """The transport connection, while connected."""
+        return self.link.ws if self._supervisor.state is State.CONNECTED else None
+
+    async def close(self) -> None:
+        """Close for good: graceful, and bounded by ``close_timeout`` plus a small margin.
+
+        Messages still queued are delivered while the time allows; the rest are
+        counted in ``stats.messages_dropped``.  Idempotent, and safe from
+        anywhere: a handler (it returns once the socket is closed; ``closed``
+        is delivered after the handler), a task a handler returned, or another
+        thread through :mod:`wsevents.sync`.
+        """
+        sup = self._supervisor
+        if sup.state is State.IDLE:
+            sup.closing()
+            sup.closed()
+            return
+        if self._closer is None:
+            self._begin_close()
+        closer = self._closer
+        assert closer is not None
+        assert self._socket_closed is not None
+        if asyncio.current_task() is self._delivery.task:
+            # From a handler: the rest is delivered once the handler returns.
+            await asyncio.shield(self._socket_closed)
+        else:
+            await asyncio.shield(closer)
+
+    def _begin_close(self) -> None:
+        """Start the teardown (once): ``close()``, or the connection ending by itself."""
+        loop = asyncio.get_running_loop()
+        self._socket_closed = loop.create_future()
+        self._supervisor.closing()
+        self._wake_runner.set()
+        # Producers waiting for room, and delivery waiting for a task a handler
+        # returned, stop waiting: the end is delivered in time.
+        self._delivery.release()
+        self._closer = loop.create_task(self._teardown(), name="wsevents-close")
+        self._closer.add_done_callback(_log_task_error)
+
+    async def _teardown(self) -> None:
+        timeout = self._options.transport.close_timeout
+        deadline = self._clock() + timeout + _CLOSE_MARGIN
+        runner = self._runner
+        if self.link.ws is not None:
+            await self.link.disconnect(DisconnectReason.SHUTDOWN)
+        elif runner is not None and not runner.done():
+            runner.cancel()  # connecting or waiting: nothing to be graceful about
+        if runner is not None and not runner.done():
+            await _bounded(runner, max(0.0, deadline - self._clock()))
+        await self._cancel_handover()
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            ticker.cancel()
+            await _bounded(ticker, 0.5)
+        if self._socket_closed is not None and not self._socket_closed.done():
+            self._socket_closed.set_result(None)
+        if not self._stop_queued:
+            self._finish(Stop(Closed(reason=CloseReason.USER, detail="close() called")))
+        left = await self._delivery.finish(max(0.0, deadline - self._clock()), _CLOSE_MARGIN)
+        if left:
+            logger.warning(
+                "%s closed with %d undelivered messages (close_timeout)", self._masked_url, left
+            )
+        self._supervisor.closed()
+        self._on_closed()
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
+        if self._first_connect is not None and not self._first_connect.done():
+            self._first_connect.set_exception(
+                self._fatal or WSEventsError("connection closed before it connected")
+            )
+            self._first_connect.exception()  # mark retrieved: nobody may be waiting
+        self._state_changed.set()
+
+    # -- proactive control ----------------------------------------------------------
+
+    async def request_disconnect(self, reconnect_after: float | None = None) -> None:
+        """Disconnect now, on purpose, and stay PAUSED.
+
+        The connection comes back when ``reconnect_after`` seconds have passed,
+        when the ``should_reconnect`` policy says so, or on :meth:`resume`.
+        A proactive disconnect never counts as a failure for the backoff.
+        """
+        after = cfg.check_number("reconnect_after", reconnect_after, allow_none=True)
+        decision = self._supervisor.request_disconnect(
+            self._clock(), reconnect_after=after, reason=DisconnectReason.USER
+        )
+        if after is not None:
+            self._ensure_ticker()  # the ticker brings it back after the delay
+        if isinstance(decision, Disconnect):
+            await self.link.disconnect(decision.reason)
+            await self._wait_state_not(State.CONNECTED)
+        elif isinstance(decision, Pause):
+            self._pending = decision
+            self._wake_runner.set()
+
+    async def resume(self) -> None:
+        """Reconnect now from PAUSED (or cut a pending backoff wait short)."""
+        decision = self._supervisor.resume(self._clock())
+        if decision is not None:
+            self._pending = decision
+            self._wake_runner.set()
+
+    async def _wait_state_not(self, state: State) -> None:
+        while self._supervisor.state is state and self._closer is None:
+            self._state_changed.clear()
+            await self._state_changed.wait()
+
+    def _changed(self) -> None:
+        self._state_changed.set()
+
+    # -- sending ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._first_connect = loop.create_future()
+        self._done = loop.create_future()
+        self._supervisor.start()
+        self._delivery.start()
+        self._runner = loop.create_task(self._run_lifecycle(), name="wsevents-runner")
+        sup = self._supervisor
+        if (
+            sup.should_disconnect is not None
+            or sup.should_reconnect is not None
+            or self._options.stale_after is not None
+        ):
+            self._ensure_ticker()
+
+    def _ensure_ticker(self) -> None:
+        """Start the ticker, if it is not running: only policies, ``stale_after``
+        and timed resumes need it (an idle connection saves a task)."""
+        if self._ticker is None and self._closer is None and self._runner is not None:
+            self._ticker = asyncio.get_running_loop().create_task(
+                self._tick_forever(), name="wsevents-ticker"
+            )
+
+    async def _run_lifecycle(self) -> None:
+        sup = self._supervisor
+        counters = self._counters
+        try:
+            while self._closer is None:
+                counters.connect_attempts += 1
+                outcome = await self._attempt()
+                decision: Retry | Pause | Stop
+                if outcome is None or (isinstance(outcome, Failure) and sup.state is State.PAUSED):
+                    # request_disconnect() while the attempt was in flight: stay paused.
+                    self._pending = None
+                    decision = Pause(sup.resume_at)
+                elif isinstance(outcome, Failure):
+                    counters.failed_attempts += 1
+                    decision = sup.connect_failed(self._clock(), outcome)
+                    logger.info(
+                        "%s: connection attempt %d failed: %s",
+                        self._masked_url,
+                        sup.attempt,
+                        outcome.error,
+                    )
+                else:
+                    decision = await self._serve(outcome)
+                if not await self._carry_out(decision):
+                    break
+        except Exception as exc:
+            logger.exception("%s: internal error in the connection loop", self._masked_url)
+            detail = f"internal error: {exc!r}"
+            self._finish(Stop(Closed(reason=CloseReason.INTERNAL_ERROR, error=exc, detail=detail)))
+        finally:
+            if self._closer is None:
+                # Ended by itself (fatal error, clean close): tear down the rest.
+                self._begin_close()
+            self._changed()
+
+    async def _serve(self, ws: TransportConnection) -> Retry | Pause | Stop:
+        """Serve one connection (and those that handovers switch to) until it is lost."""
+        sup = self._supervisor
+        while True:
+            loss = await self.link.serve(ws)
+            ready = self._handover_ready
+            if loss.reason is not DisconnectReason.HANDOVER or ready is None:
+                break
+            ws = await self._switch(ready)
+        await self._cancel_handover()
+        event, decision = sup.lost(self._clock(), loss)
+        counters = self._counters
+        counters.disconnects += 1
+        if event.proactive:
+            counters.proactive_disconnects += 1
+        else:
+            counters.reactive_disconnects += 1
+        self._delivery.offer_lifecycle(DISCONNECT, event)
+        self._changed()
+        logger.info(
+            "%s: disconnected (%s, code %s) %s",
+            self._masked_url,
+            event.reason.value,
+            event.code,
+            event.reason_text,
+        )
+        return decision
+
+    async def _carry_out(self, decision: Retry | Pause | Stop) -> bool:
+        """Do what the supervisor decided; False when the connection is over."""
+        sup = self._supervisor
+        while True:
+            if self._closer is not None and not isinstance(decision, Stop):
+                decision = Stop(Closed(reason=CloseReason.USER, detail="close() called"))
+            if isinstance(decision, Stop):
+                self._finish(decision)
+                return False
+            self._changed()
+            if isinstance(decision, Retry):
+                self._delivery.offer_lifecycle(RECONNECTING, decision.event)
+                woken = await self._sleep(decision.delay)
+            else:
+                woken = await self._sleep(None)
+            pending, self._pending = self._pending, None
+            if self._closer is not None:
+                continue
+            if woken and pending is not None:
+                decision = pending
+                continue
+            if isinstance(decision, Pause):
+                continue  # spurious wake-up: keep waiting
+            sup.attempting()
+            self._changed()
+            return True
+
+    def _finish(self, stop: Stop) -> None:
+        """Queue the terminal event (once): the state reads CLOSED for its handlers."""
+        if self._stop_queued:
+            return
+        self._stop_queued = True
+        event = stop.event
+        if event.error is not None:
+            self._fatal = event.error
+            logger.error("%s: closed: %s", self._masked_url, event.detail or event.reason.value)
+        self._delivery.offer_call(self._supervisor.closed)
+        self._delivery.offer_lifecycle(CLOSED, event)
+        if self._first_connect is not None and not self._first_connect.done():
+            error = event.error or WSEventsError(f"connection closed: {event.reason.value}")
+            self._first_connect.set_exception(error)
+            self._first_connect.exception()
+
+    async def _sleep(self, delay: float | None) -> bool:
+        """Wait ``delay`` seconds (None: until woken); True when woken early."""
+        wake = self._wake_runner
+        if wake.is_set():
+            wake.clear()
+            return True
+        if delay is not None and delay <= 0:
+            return False
+        try:
+            if delay is None:
+                await wake.wait()
+            else:
+                await asyncio.wait_for(wake.wait(), delay)
+        except (TimeoutError, asyncio.TimeoutError):
+            return False
+        wake.clear()
+        return True
+
+    async def _attempt(self) -> TransportConnection | Failure | None:
+        """One connection attempt, subscriptions included; None when paused meanwhile."""
+        outcome = await self.link.open()
+        if isinstance(outcome, Failure):
+            return outcome
+        ws = outcome
+        if self._supervisor.state is State.PAUSED:
+            # request_disconnect() during the handshake: do not keep this connection.
+            await self.link.abort(ws)
+            return None
+        # A request_disconnect() then resume() during the handshake left nothing to do.
+        self._pending = None
+        if self._closer is None:
+            self._wake_runner.clear()
+        self.link.adopt(ws)
+        counters = self._counters
+        counters.connects += 1
+        if self._supervisor.ever_connected:
+            counters.reconnects += 1
+        now = self._clock()
+        counters.connected_since = now
+        counters.last_message_at = now
+        self._seen_received = counters.messages_received
+        event = self._supervisor.connected(now, url=self._masked_url)
+        last = self.link.reader.last_sequences
+        if last:
+            event = attrs.evolve(event, last_sequences=last)
+        self._delivery.offer_lifecycle(CONNECT, event)
+        logger.info("%s: connected (attempt %d)", self._masked_url, event.attempt)
+        if self._first_connect is not None and not self._first_connect.done():
+            self._first_connect.set_result(None)
+        self._changed()
+        return ws
+
+    async def handover(self) -> None:
+        """Replace the connection make-before-break, now; return once switched.
+
+        A new connection is opened and subscribed first; once it delivers (or
+        after ``handover_timeout``), delivery switches to it and the old one is
+        closed (``disconnect`` with reason ``HANDOVER``).  The messages both
+        delivered are dropped from the new one (by ``dedup_key``, by sequence
+        number, or by equality) until its first new message, when the
+        ``handover`` event reports the overlap.  If the new connection cannot be
+        opened, the old one stays in use and the attempt is retried with the
+        backoff.
+
+        Raises:
+            NotConnected: there is no connection to hand over.
+        """
+        if self._supervisor.state is not State.CONNECTED:
+            raise NotConnected(f"nothing to hand over (state {self._supervisor.state.name})")
+        if self._handed_over is None:
+            self._handed_over = Signal()
+        self._handed_over.clear()
+        self._start_handover()
+        await self._handed_over.wait()
+
+    def _start_handover(self) -> None:
+        if self._handover_task is None or self._handover_task.done():
+            self._handover_task = asyncio.get_running_loop().create_task(
+                self._handover_loop(), name="wsevents-handover"
+            )
+
+    async def _handover_loop(self) -> None:
+        previous = self._handover
+        while previous is not None and not previous.resolved:
+            # The previous handover is still de-duplicating: let it finish first.
+            self._state_changed.clear()
+            await self._state_changed.wait()
+        opts = self._options
+        failures = 0
+        while self._supervisor.state is State.CONNECTED and self._closer is None:
+            handover = Handover(
+                dedup_key=opts.dedup_key,
+                started=self._clock(),
+                report=self._delivery.report_error,
+                on_resolved=self._handover_resolved,
+            )
+            self._handover = handover
+            self.link.reader.begin_handover(handover)
+            failure = await handover.prepare(
+                self.link.open,
+                self.link.reader.decode,
+                self.link.reply,
+                self.link.abort,
+                opts.handover_timeout,
+            )
+            if failure is None:
+                self._handover_ready = handover
+                await self.link.disconnect(DisconnectReason.HANDOVER)
+                return
+            self.link.reader.end_handover(handover)
+            self._handover = None
+            failures += 1
+            logger.warning(
+                "%s: handover: new connection failed (%s); keeping the old one",
+                self._masked_url,
+                failure.error,
+            )
+            error = failure.error
+            self._delivery.report_error(
+                error if isinstance(error, Exception) else ConnectError(repr(error))
+            )
+            if not self._supervisor.should_retry(failure):
+                return
+            await asyncio.sleep(self._supervisor.backoff.delay(failures + 1))
+
+    async def _switch(self, handover: Handover) -> TransportConnection:
+        """The old connection is closed: deliver from the new one from now on."""
+        self._handover_ready = None
+        new, buffer = await handover.take()
+        now = self._clock()
+        connected, disconnected = self._supervisor.handed_over(now, url=self._masked_url)
+        counters = self._counters
+        counters.disconnects += 1
+        counters.proactive_disconnects += 1
+        counters.connects += 1
+        counters.reconnects += 1
+        counters.connected_since = now
+        self._delivery.offer_lifecycle(CONNECT, connected)
+        self._delivery.offer_lifecycle(DISCONNECT, disconnected)
+        logger.info("%s: handed over to a new connection", self._masked_url)
+        self.link.adopt(new)
+        for channel, name, message in buffer:
+            assert name is not None
+            await self.link.reader.feed(channel, name, message)
+        if not buffer:
+            handover.resolve()  # nothing arrived on the new connection: nothing to compare
+        else:
+            handover.expire_after(self._options.handover_timeout)
+        if self._handed_over is not None:
+            self._handed_over.set()
+        self._changed()
+        return new
+
+    def _handover_resolved(self, handover: Handover) -> None:
+        """The overlap is over: the ``handover`` event."""
+        self.link.reader.end_handover(handover)
+        if self._handover is handover:
+            self._handover = None
+        self._delivery.offer_lifecycle(
+            HANDOVER,
+            HandoverEvent(
+                overlap=max(0.0, self._clock() - handover.started),
+                duplicates_dropped=handover.overlap.duplicates,
+            ),
+        )
+        self._changed()
+
+    async def _cancel_handover(self) -> None:
+        """The connection ended otherwise: forget a handover in progress."""
+        task, self._handover_task = self._handover_task, None
+        if task is not None and not task.done() and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.wait({task})
+        handover, self._handover = self._handover, None
+        self._handover_ready = None
+        if handover is not None:
+            self.link.reader.end_handover(handover)
+            await handover.cancel(self.link.abort)
+        if self._handed_over is not None:
+            self._handed_over.set()
+
+    async def _tick_forever(self) -> None:
+        sup = self._supervisor
+        opts = self._options
+        counters = self._counters
+        while True:
+            now = self._clock()
+            await asyncio.sleep(max(0.0, sup.wake_at(now, opts.check_interval) - now))
+            now = self._clock()
+            if counters.messages_received != self._seen_received:
+                self._seen_received = counters.messages_received
+                counters.last_message_at = now
+            if sup.is_stale(now, counters.last_message_at, opts.stale_after):
+                logger.warning("%s: no data for %.1f s: replacing the connection",
+                               self._masked_url, now - (counters.last_message_at or now))
+                await self.link.disconnect(DisconnectReason.STALE)
+                continue
+            if sup.should_disconnect is None and sup.should_reconnect is None and (
+                sup.resume_at is None
+            ):
+                continue
+            if self._handover_task is not None and not self._handover_task.done():
+                continue  # a handover is under way: the policies wait for it
+            decision = sup.tick(self._context(now))
+            if isinstance(decision, Disconnect):
+                if sup.is_recycle(decision, handover=opts.handover):
+                    logger.info("%s: planned reconnect: handover", self._masked_url)
+                    self._start_handover()
+                    continue
+                logger.info("%s: disconnecting: policy", self._masked_url)
+                await self.link.disconnect(decision.reason)
+            elif isinstance(decision, Retry):
+                self._pending = decision
+                self._wake_runner.set()
+            elif isinstance(decision, PolicyFailed):
+                self._delivery.report_error(decision.error)
+
+    def _context(self, now: float) -> PolicyContext:
+        sup = self._supervisor
+        counters = self._counters
+        since = counters.connected_since
+        return PolicyContext(
+            now=self._utc_now(),
+            monotonic=now,
+            state=sup.state,
+            connected_since=since,
+            uptime=None if since is None else now - since,
+            last_message_at=counters.last_message_at,
+            paused_since=sup.paused_since,
+            stats=self._stats(),
+        )
+
+
+def _utc_now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+async def _bounded(task: asyncio.Task[Any], timeout: float) -> None:
+    """Wait for ``task`` at most ``timeout`` seconds, then cancel it and wait for that."""
+    if task.done():
+        return
+    if timeout > 0:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+        if done:
+            return
+    task.cancel()
+    await asyncio.wait({task}, timeout=1.0)
+
+
+def _log_task_error(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("wsevents teardown failed", exc_info=task.exception())

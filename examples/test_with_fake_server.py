@@ -18,7 +18,8 @@ import pytest
 
 import wsevents
 from wsevents.pytest_plugin import ConnectionFactory
-from wsevents.testing import FakeServer
+from wsevents.ratelimit import chunks
+from wsevents.testing import FakeServer, busiest_window
 
 
 class PriceBook:
@@ -61,3 +62,29 @@ async def test_bad_credentials_are_fatal(
         await ws.connect()
     assert refused.value.status == 401
     assert fake_server.requests[0].headers["Authorization"] == "Bearer expired"
+
+
+async def subscribe_in_frames(
+    ws: wsevents.Connection, channels: list[str], pace: wsevents.RateLimit
+) -> None:
+    """The code under test: subscribes in frames of at most 50 channels, paced."""
+    for group in chunks(channels, 50):
+        await pace.acquire()
+        await ws.subscribe(*group)
+
+
+async def test_subscribing_stays_within_the_venue_limits(
+    wsevents_connection: ConnectionFactory,
+) -> None:
+    # a venue that takes 500 channels per connection and 5 frames per 0.2 s
+    async with FakeServer(max_channels=500, client_rate_limit=(5, 0.2)) as venue:
+        ws = wsevents_connection(venue)
+        await ws.connect()
+        channels = [f"sym{i}@trade" for i in range(500)]
+        await subscribe_in_frames(ws, channels, wsevents.RateLimit(5, per=0.25))
+        client = await venue.wait_for_client()
+        await client.wait_subscribed(*channels)
+
+    assert venue.violations == []  # no refused subscribe, no close with 1008
+    assert busiest_window(client.frame_times, 0.2) <= 5
+    assert max(len(frame["channels"]) for frame in client.received) <= 50

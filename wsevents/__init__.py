@@ -50,6 +50,7 @@ from .exceptions import (
     WSEventsError,
 )
 from .policies import PolicyContext
+from .ratelimit import RateLimit
 from .routing import CONSUMED, Decoder, Frame, HeartbeatSpec, JsonProtocol, Protocol, Session
 
 
@@ -93,6 +94,7 @@ __all__ = [
     "PolicyError",
     "Protocol",
     "QueueFull",
+    "RateLimit",
     "ReconnectExhausted",
     "Reconnecting",
     "RequestError",

@@ -22,12 +22,28 @@ Wire protocol, matching the default ``JsonProtocol(channel_key="channel")``:
   and :attr:`FakeClient.received`: text frames as decoded JSON when they parse,
   else as the raw ``str``; binary frames as the raw ``bytes``.
 
+Venue limits, off by default, let tests check that a client stays within an
+exchange's rules:
+
+* ``max_channels=N``: a subscribe that would take a connection over ``N``
+  channels is refused whole, with an error reply frame or a close
+  (``on_excess``);
+* ``client_rate_limit=(n, per)``: a connection that sends more than ``n``
+  frames in any window of ``per`` seconds (pings and pongs included, as on
+  Binance) is closed with code 1008;
+* :attr:`FakeServer.attempts` records the time of every connection attempt and
+  :attr:`FakeClient.frame_times` of every frame, for checking a budget with
+  :func:`busiest_window`; :attr:`FakeServer.violations` records every limit a
+  client broke.
+
 Every wait is bounded: each waiting method takes ``timeout`` (seconds, default
 5.0) and raises the builtin :exc:`TimeoutError`, with a message saying what was
 awaited, when it expires. Nothing here synchronises by sleeping.
 
-This module uses only the standard library and ``websockets``; it never imports
-the client side of wsevents, so it can test any WebSocket client.
+This module uses only the standard library, ``websockets`` and the pure window
+arithmetic of wsevents (``wsevents._window``, shared with
+:class:`wsevents.RateLimit`); it never imports the client side of wsevents, so
+it can test any WebSocket client.
 """
 
 from __future__ import annotations
@@ -41,19 +57,24 @@ import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar, final
+from typing import Any, ClassVar, Literal, TypeVar, final
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import Event
+
+from ._window import Window, busiest, check_limit
 
 
 __all__ = [
     "FakeClient",
     "FakeServer",
     "RequestInfo",
+    "Violation",
+    "busiest_window",
 ]
 
 _logger = logging.getLogger("wsevents.testing")
@@ -80,6 +101,69 @@ class RequestInfo:
     path: str
     headers: Headers
     refused_with: int | None
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One venue limit a client broke (see :attr:`FakeServer.violations`).
+
+    Args:
+        client: :attr:`FakeClient.id` of the offending connection.
+        limit: ``"client_rate_limit"`` or ``"max_channels"``.
+        at: Event-loop time (monotonic seconds) of the offending frame.
+        detail: What happened, e.g. ``"6 frames in 1 s (limit 5)"``.
+    """
+
+    client: int
+    limit: str
+    at: float
+    detail: str
+
+
+def busiest_window(times: Iterable[float], per: float) -> int:
+    """The largest number of ``times`` in any window of ``per`` seconds.
+
+    Windows are half-open (``[t, t + per)``), as :class:`wsevents.RateLimit`
+    and ``client_rate_limit`` count them. For example, a connect budget of
+    300 attempts per 5 minutes held::
+
+        assert busiest_window(server.attempts, 300) <= 300
+
+    Args:
+        times: Times in seconds, in any order (:attr:`FakeServer.attempts`,
+            :attr:`FakeClient.frame_times`).
+        per: The window's length, in seconds.
+
+    Raises:
+        ValueError: When ``per`` is not a positive number.
+    """
+    _check_positive("per", per)
+    return busiest(times, per)
+
+
+class _MeteredConnection(ServerConnection):
+    """A server connection that tells its :class:`FakeServer` of every attempt and
+    every frame, control frames included (``recv()`` never sees pings and pongs).
+    """
+
+    fake: ClassVar[FakeServer]
+    """The server; set on the per-server subclass made by :meth:`FakeServer.start`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.frame_times: list[float] = []
+        self.frame_window: Window | None = None
+        self.exceeded = asyncio.Event()
+        self.exceeded_at = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.fake._attempt(self)
+        super().connection_made(transport)
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode is not Opcode.CLOSE:
+            self.fake._frame(self)
+        super().process_event(event)
 
 
 @dataclass
@@ -117,6 +201,19 @@ def _encode(obj: object) -> str | bytes:
         return json.dumps(obj, separators=(",", ":"))
     msg = f"cannot send {type(obj).__name__!r}: expected dict, list, str or bytes"
     raise TypeError(msg)
+
+
+async def _send_quietly(connection: ServerConnection, data: str | bytes) -> None:
+    """Send unless the connection closed meanwhile (a reply nobody waits for)."""
+    try:
+        await connection.send(data)
+    except ConnectionClosed:
+        pass
+
+
+async def _send_later(connection: ServerConnection, data: str | bytes, delay: float) -> None:
+    await asyncio.sleep(delay)
+    await _send_quietly(connection, data)
 
 
 def _check_positive(name: str, value: float | None) -> None:
@@ -200,7 +297,13 @@ class FakeClient:
         """Event-loop time when the handshake completed."""
         self.websocket = connection
         """The underlying ``websockets`` connection (escape hatch)."""
+        self.frame_times: list[float] = (
+            connection.frame_times if isinstance(connection, _MeteredConnection) else []
+        )
+        """Event-loop time of every frame this client sent, in order: data
+        frames, pings and pongs (close frames excluded), as a venue counts them."""
         self._server = server
+        self._tasks: set[asyncio.Task[None]] = set()
         self._frozen = False
         self._closed = False
         self._expired = asyncio.Event()
@@ -366,6 +469,12 @@ class FakeClient:
 
     # Called by FakeServer.
 
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        """Run ``coro`` in a task owned by this connection (cancelled when it ends)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _schedule_expiry(self, max_age: float | None) -> None:
         if self._expiry is not None:
             self._expiry.cancel()
@@ -404,6 +513,21 @@ class FakeServer:
             ``Response`` to answer instead of accepting.
         ssl: A server-side :class:`ssl.SSLContext`: the server then speaks
             ``wss://`` (for TLS tests, e.g. with a ``trustme`` certificate).
+        max_channels: Most channels one connection may subscribe to; a
+            subscribe that would go over is refused whole (its channels are
+            not added) and recorded in :attr:`violations`. ``None`` (default):
+            no limit.
+        on_excess: What a refused subscribe gets: ``"error"`` (default), a
+            reply frame ``{"op": "error", "code": excess_code, "reason":
+            excess_reason, "channels": [...refused], "max_channels": N}`` (with
+            the request's ``"id"`` when it had one), or ``"close"``, a close
+            with ``excess_code`` and ``excess_reason``.
+        excess_code: Code of the error reply or close (default 1008).
+        excess_reason: Reason of the error reply or close.
+        client_rate_limit: ``(n, per)``: close with code 1008 a connection
+            that sends more than ``n`` frames in any window of ``per`` seconds,
+            pings and pongs included (close frames are not counted), and record
+            it in :attr:`violations`. ``None`` (default): no limit.
     """
 
     def __init__(
@@ -423,7 +547,27 @@ class FakeServer:
         compression: str | None = "deflate",
         process_request: _ProcessRequest | None = None,
         ssl: _ssl.SSLContext | None = None,
+        max_channels: int | None = None,
+        on_excess: Literal["error", "close"] = "error",
+        excess_code: int = CloseCode.POLICY_VIOLATION,
+        excess_reason: str = "too many channels",
+        client_rate_limit: tuple[int, float] | None = None,
     ) -> None:
+        if max_channels is not None and (
+            isinstance(max_channels, bool) or not isinstance(max_channels, int) or max_channels < 1
+        ):
+            msg = f"max_channels must be a positive integer or None, got {max_channels!r}"
+            raise ValueError(msg)
+        if on_excess not in ("error", "close"):
+            msg = f"on_excess must be 'error' or 'close', got {on_excess!r}"
+            raise ValueError(msg)
+        if client_rate_limit is not None:
+            try:
+                n, per = client_rate_limit
+            except (TypeError, ValueError):
+                msg = f"client_rate_limit must be a pair (n, per), got {client_rate_limit!r}"
+                raise ValueError(msg) from None
+            client_rate_limit = check_limit("client_rate_limit", n, per)
         _check_positive("ping_interval", ping_interval)
         _check_positive("ping_timeout", ping_timeout)
         _check_positive("max_age", max_age)
@@ -443,6 +587,21 @@ class FakeServer:
         """One entry per opening handshake request, refused ones included."""
         self.errors: list[Exception] = []
         """Exceptions raised by ``on_connect``/``on_message`` callbacks."""
+        self.attempts: list[float] = []
+        """Event-loop time (monotonic seconds) of every connection attempt: each
+        TCP connection accepted, whatever became of its handshake."""
+        self.violations: list[Violation] = []
+        """Every venue limit a client broke, in order."""
+        self.max_channels = max_channels
+        """Most channels per connection, or ``None``; applies to later subscribes."""
+        self.on_excess = on_excess
+        """``"error"`` or ``"close"``: what a subscribe over :attr:`max_channels` gets."""
+        self.excess_code = excess_code
+        """Code of the error reply or close of a refused subscribe."""
+        self.excess_reason = excess_reason
+        """Reason of the error reply or close of a refused subscribe."""
+        self.client_rate_limit: tuple[int, float] | None = client_rate_limit
+        """``(n, per)`` frames per connection, or ``None``; applies to new connections."""
         self._port = port
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
@@ -495,6 +654,9 @@ class FakeServer:
             compression=self._compression,
             logger=_logger,
             ssl=self._ssl,
+            create_connection=type(
+                "FakeServerConnection", (_MeteredConnection,), {"fake": self}
+            ),
         )
         # Remember the bound port so that a restart keeps the same URL.
         self._port = self._server.sockets[0].getsockname()[1]
@@ -905,7 +1067,84 @@ class FakeServer:
         self._on_message.append(callback)
         return callback
 
+    def reply_to(
+        self,
+        match: Mapping[str, Any] | Callable[[Any], bool],
+        answer: object,
+        *,
+        delay: float = 0.0,
+        count: int | None = None,
+    ) -> None:
+        """Answer the frames that match, like a venue acknowledging requests.
+
+        For example, Binance's answer to a subscribe request, echoing its id::
+
+            server.reply_to(
+                {"method": "SUBSCRIBE"},
+                lambda request: {"result": None, "id": request["id"]},
+                delay=0.05,
+            )
+
+        Args:
+            match: A mapping matches a decoded JSON object that holds all of
+                its items; a callable is called with each decoded frame.
+            answer: The frame to send (dict or list as JSON text, str, bytes),
+                or a callable that makes it from the matched frame (``None``:
+                no answer).
+            delay: Seconds before answering; frames keep being read meanwhile.
+                With 0 (default) the answer goes out before the next frame is
+                read.
+            count: Answer this many matching frames, then stop; ``None``
+                (default) answers all.
+
+        Raises:
+            ValueError: When ``delay`` is negative or ``count`` not positive.
+        """
+        if not delay >= 0:
+            msg = f"delay must be a number of seconds >= 0, got {delay!r}"
+            raise ValueError(msg)
+        _check_count(count)
+        left = [count]
+
+        def matches(message: Any) -> bool:
+            if callable(match):
+                return bool(match(message))
+            return isinstance(message, dict) and all(
+                k in message and message[k] == v for k, v in match.items()
+            )
+
+        async def reply(client: FakeClient, message: Any) -> None:
+            if left[0] == 0 or not matches(message):
+                return
+            if left[0] is not None:
+                left[0] -= 1
+            frame = answer(message) if callable(answer) else answer
+            if frame is None:
+                return
+            data = _encode(frame)
+            if delay:
+                client._spawn(_send_later(client.websocket, data, delay))
+            else:
+                await _send_quietly(client.websocket, data)
+
+        self._on_message.append(reply)
+
     # websockets callbacks
+
+    def _attempt(self, connection: _MeteredConnection) -> None:
+        self.attempts.append(connection.loop.time())
+        if self.client_rate_limit is not None:
+            connection.frame_window = Window(*self.client_rate_limit)
+        self._changes.notify()
+
+    def _frame(self, connection: _MeteredConnection) -> None:
+        now = connection.loop.time()
+        connection.frame_times.append(now)
+        window = connection.frame_window
+        if window is not None and not connection.exceeded.is_set() and not window.try_grant(now):
+            connection.exceeded_at = now
+            connection.exceeded.set()
+        self._changes.notify()
 
     async def _handshake(self, connection: ServerConnection, request: Request) -> Response | None:
         self._handshakes += 1
@@ -951,6 +1190,10 @@ class FakeServer:
         finally:
             if client._expiry is not None:
                 client._expiry.cancel()
+            for task in list(client._tasks):
+                task.cancel()
+            if client._tasks:
+                await asyncio.wait(client._tasks)
             client._closed = True
             self._open.remove(client)
             self._changes.notify()
@@ -977,15 +1220,40 @@ class FakeServer:
 
         reader = asyncio.create_task(self._read(client))
         expired = asyncio.create_task(client._expired.wait())
+        exceeded = asyncio.create_task(self._exceeded(client))
         try:
-            await asyncio.wait({reader, expired}, return_when=asyncio.FIRST_COMPLETED)
-            if not reader.done():
+            await asyncio.wait({reader, expired, exceeded}, return_when=asyncio.FIRST_COMPLETED)
+            if exceeded.done():
+                await connection.close(CloseCode.POLICY_VIOLATION, "too many frames")
+            elif not reader.done():
                 await connection.close(self.max_age_code, self.max_age_reason)
             await reader
         finally:
             expired.cancel()
+            exceeded.cancel()
             reader.cancel()
-            await asyncio.wait({reader, expired})
+            await asyncio.wait({reader, expired, exceeded})
+
+    async def _exceeded(self, client: FakeClient) -> None:
+        """Return once the client broke ``client_rate_limit``, after recording it."""
+        connection = client.websocket
+        if not isinstance(connection, _MeteredConnection):  # pragma: no cover - always is
+            await asyncio.Event().wait()
+            return
+        await connection.exceeded.wait()
+        window = connection.frame_window
+        assert window is not None
+        self._violate(
+            client,
+            "client_rate_limit",
+            connection.exceeded_at,
+            f"{window.n + 1} frames in {window.per:g} s (limit {window.n})",
+        )
+
+    def _violate(self, client: FakeClient, limit: str, at: float, detail: str) -> None:
+        self.violations.append(Violation(client.id, limit, at, detail))
+        _logger.info("FakeServer: connection #%d broke %s: %s", client.id, limit, detail)
+        self._changes.notify()
 
     async def _read(self, client: FakeClient) -> None:
         connection = client.websocket
@@ -1001,27 +1269,60 @@ class FakeServer:
             decoded = _decode(message)
             client.received.append(decoded)
             self.received.append(decoded)
-            self._track_subscriptions(client, decoded)
+            refused = self._track_subscriptions(client, decoded, self.max_channels)
             self._changes.notify()
+            if refused and await self._refuse_channels(client, decoded, refused):
+                return
             for on_message in list(self._on_message):
                 result = on_message(client, decoded)
                 if inspect.isawaitable(result):
                     await result
 
     @staticmethod
-    def _track_subscriptions(client: FakeClient, message: Any) -> None:
+    def _track_subscriptions(
+        client: FakeClient, message: Any, max_channels: int | None
+    ) -> list[str]:
+        """Apply a (un)subscribe request; the channels refused for ``max_channels``."""
         if not isinstance(message, dict):
-            return
+            return []
         op = message.get("op")
         if op not in ("subscribe", "unsubscribe"):
-            return
+            return []
         channels = message.get("channels")
         if isinstance(channels, str):
             channels = [channels]
         if not isinstance(channels, list):
-            return
+            return []
         names = {channel for channel in channels if isinstance(channel, str)}
-        if op == "subscribe":
-            client.subscriptions.update(names)
-        else:
+        if op == "unsubscribe":
             client.subscriptions.difference_update(names)
+            return []
+        if max_channels is not None and len(client.subscriptions | names) > max_channels:
+            return [c for c in dict.fromkeys(channels) if c in names - client.subscriptions]
+        client.subscriptions.update(names)
+        return []
+
+    async def _refuse_channels(self, client: FakeClient, request: Any, refused: list[str]) -> bool:
+        """Answer a subscribe over ``max_channels``; whether the connection was closed."""
+        limit = self.max_channels
+        self._violate(
+            client,
+            "max_channels",
+            asyncio.get_running_loop().time(),
+            f"subscribe to {len(refused)} more channel(s) with {len(client.subscriptions)} "
+            f"of {limit} taken",
+        )
+        if self.on_excess == "close":
+            await client.websocket.close(self.excess_code, self.excess_reason)
+            return True
+        reply: dict[str, Any] = {
+            "op": "error",
+            "code": self.excess_code,
+            "reason": self.excess_reason,
+            "channels": refused,
+            "max_channels": limit,
+        }
+        if "id" in request:
+            reply["id"] = request["id"]
+        await _send_quietly(client.websocket, _encode(reply))
+        return False

@@ -125,7 +125,7 @@ def test_example_file_passes(user_project: pytest.Pytester) -> None:
     result = user_project.runpytest_subprocess(
         "-p", "asyncio", "-o", "asyncio_mode=auto", *plugin_args(), timeout=SOON
     )
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_fixtures_are_listed(user_project: pytest.Pytester) -> None:

@@ -34,10 +34,11 @@ from .exceptions import (
     ConnectionLost,
     NotConnected,
 )
-from .routing import Frame
+from .ratelimit import RateLimit, chunks
+from .routing import Frame, Protocol
 
 
-__all__ = ["Link", "abort"]
+__all__ = ["Link", "abort", "subscribe_frames", "unsubscribe_frames"]
 
 
 class Link:
@@ -54,10 +55,12 @@ class Link:
     """
 
     __slots__ = (
+        "_connect_limit",
         "_counters",
         "_initiated",
         "_missed",
         "_options",
+        "_send_limit",
         "_sessions",
         "_sessions_on",
         "_subscriptions",
@@ -109,9 +112,15 @@ class Link:
         self.on_handover_wanted: Callable[[], object] | None = None
         #: the disconnects a missed heartbeat answer started
         self._missed: set[asyncio.Task[None]] = set()
+        #: every frame sent waits its turn here (None: unpaced)
+        self._send_limit = _limit(options.send_limit, protocol.send_limit)
+        #: every connection attempt takes a slot here (None: unpaced)
+        self._connect_limit = _limit(options.connect_limit, protocol.connect_limit)
 
     async def open(self) -> TransportConnection | Failure:
         """Open a WebSocket connection and send the subscriptions."""
+        if self._connect_limit is not None:
+            await self._connect_limit.acquire()
         try:
             ws = await self._transport.open(
                 self._url, self._options.transport, self._headers()
@@ -132,7 +141,7 @@ class Link:
                 if failure is not None:
                     await self.abort(ws)
                     return failure
-            for frame in protocol.subscribe(list(self._subscriptions)):
+            for frame in subscribe_frames(protocol, list(self._subscriptions)):
                 await self.send_on(ws, frame)
         except (NotConnected, OSError) as exc:
             close_code = ws.close_rcvd_code()
@@ -275,6 +284,8 @@ class Link:
             raise TypeError(
                 f"cannot send {type(message).__name__}: give a dict, list, str or bytes"
             )
+        if self._send_limit is not None:
+            await self._send_limit.acquire()  # in order, in front of the writer
         try:
             await ws.send(data)
         except ws.closed_error as exc:
@@ -303,6 +314,38 @@ class Link:
             session.end("the connection was closed before the reply arrived")
         await abort(ws, self._options.transport.close_timeout)
 
+
+
+def subscribe_frames(protocol: Protocol, channels: list[str]) -> list[Frame]:
+    """The protocol's subscribe frames for ``channels``, at most
+    ``protocol.max_channels_per_frame`` channels in each."""
+    return _split(protocol.subscribe, protocol.max_channels_per_frame, channels)
+
+
+def unsubscribe_frames(protocol: Protocol, channels: list[str]) -> list[Frame]:
+    """Likewise for unsubscribe frames."""
+    return _split(protocol.unsubscribe, protocol.max_channels_per_frame, channels)
+
+
+def _split(
+    build: Callable[[list[str]], list[Frame]], most: int | None, channels: list[str]
+) -> list[Frame]:
+    if most is None or len(channels) <= most:
+        return build(channels)
+    frames: list[Frame] = []
+    for chunk in chunks(channels, most):
+        frames.extend(build(chunk))
+    return frames
+
+
+def _limit(given: Any, default: tuple[int, float] | None) -> Any:
+    """``given``, else a limit for the protocol's venue default ``(n, per)`` with a 10 %
+    margin on the window (a frame's trip to the venue varies: pacing exactly at
+    the limit gets flagged now and then)."""
+    if given is not None or default is None:
+        return given
+    n, per = default
+    return RateLimit(n, per=per * 1.1)
 
 
 async def abort(ws: TransportConnection, timeout: float) -> None:

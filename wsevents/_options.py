@@ -86,6 +86,10 @@ class Options:
     #: the wall clock for policies (None: the current UTC time)
     utc_now: Callable[[], _dt.datetime] | None
     transport: TransportOptions
+    #: paces every frame the client sends (None: the protocol's ``send_limit``)
+    send_limit: Any = None
+    #: paces every connection attempt (None: the protocol's ``connect_limit``)
+    connect_limit: Any = None
 
 
 def _num(name: str, value: object, *, strict: bool = False) -> float:
@@ -127,6 +131,8 @@ def connection_options(
     clock: Callable[[], float] | None = None,
     utc_now: Callable[[], _dt.datetime] | None = None,
     user_agent: str | None = None,
+    send_limit: Any = None,
+    connect_limit: Any = None,
 ) -> Options:
     """Validate the keyword options of ``Connection(url, ...)``.
 
@@ -153,6 +159,9 @@ def connection_options(
         raise ConfigError("max_reconnect_attempts", max_reconnect_attempts, why)
     if user_agent is not None and not isinstance(user_agent, str):
         raise ConfigError("user_agent", user_agent, "must be a string or None")
+    for name, limit in (("send_limit", send_limit), ("connect_limit", connect_limit)):
+        if limit is not None and not callable(getattr(limit, "acquire", None)):
+            raise ConfigError(name, limit, "must be a wsevents.RateLimit (or have acquire())")
     queue_bound = cfg.check_positive_int("queue_size", queue_size)
     assert queue_bound is not None
     return Options(
@@ -190,4 +199,6 @@ def connection_options(
             user_agent=user_agent,
             trace_frames=not sends_credentials(protocol),
         ),
+        send_limit=send_limit,
+        connect_limit=connect_limit,
     )

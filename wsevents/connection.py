@@ -30,6 +30,7 @@ from . import _config as cfg
 from ._delivery import Dispatcher
 from ._emitter import Emitter
 from ._fileconfig import load_config, options_from_mapping
+from ._link import subscribe_frames, unsubscribe_frames
 from ._options import Options, connection_options
 from ._runner import Runner
 from ._stats import Counters, Stats
@@ -92,7 +93,15 @@ class Connection(Emitter):
             * ``handover``, ``handover_timeout``: planned reconnects (a policy
               recycle, :meth:`handover`) are make-before-break;
             * ``clock``, ``utc_now``: the monotonic and wall clocks (tests);
-            * ``user_agent``: the User-Agent header.
+            * ``user_agent``: the User-Agent header;
+            * ``send_limit``: a :class:`~wsevents.RateLimit` every frame the client
+              sends waits on, in order (subscriptions, ``send()``, requests,
+              heartbeats); default: the protocol's venue limit, if any;
+            * ``connect_limit``: a :class:`~wsevents.RateLimit` every connection
+              attempt takes a slot of (share one between connections of one
+              venue); default: the protocol's venue limit, if any.  Subscribe
+              lists are split into frames of at most
+              ``protocol.max_channels_per_frame`` channels.
 
     Raises:
         ConfigError: a bad option, naming it and its value.
@@ -365,7 +374,7 @@ class Connection(Emitter):
         self._subscriptions.update(dict.fromkeys(new))
         ws = self._runner.open_ws()
         if new and ws is not None:
-            for frame in self.protocol.subscribe(new):
+            for frame in subscribe_frames(self.protocol, new):
                 await self._runner.link.send_on(ws, frame)
 
     async def unsubscribe(self, *channels: str) -> None:
@@ -375,7 +384,7 @@ class Connection(Emitter):
             del self._subscriptions[channel]
         ws = self._runner.open_ws()
         if gone and ws is not None:
-            for frame in self.protocol.unsubscribe(gone):
+            for frame in unsubscribe_frames(self.protocol, gone):
                 await self._runner.link.send_on(ws, frame)
 
     # -- streams -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ __all__ = [
     "check_number",
     "check_overflow",
     "check_positive_int",
+    "check_proxy",
     "check_ssl",
     "check_url",
     "mask_url",
@@ -80,6 +81,36 @@ def mask_url(url: str) -> str:
                 [(k, "***" if _SECRET_KEYS.search(k) else v) for k, v in pairs], safe="*"
             )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+#: proxy URL schemes both transports understand
+PROXY_SCHEMES: tuple[str, ...] = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+
+
+def check_proxy(value: object) -> str | bool | None:
+    """``proxy=``: True (the environment's, the default), None (none), or a URL
+    ``scheme://[user:pass@]host:port`` with a scheme of :data:`PROXY_SCHEMES`.
+
+    The error never shows the credentials of a bad URL.
+    """
+    if value is None or value is True:
+        return value
+    if not isinstance(value, str):
+        raise ConfigError("proxy", _redacted(value), "must be a proxy URL, None, or True")
+    shown = mask_url(value)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise ConfigError("proxy", shown, "is not a valid URL") from None
+    if parts.scheme not in PROXY_SCHEMES:
+        why = f"scheme must be one of {', '.join(PROXY_SCHEMES)}"
+        raise ConfigError("proxy", shown, why)
+    if not parts.hostname:
+        raise ConfigError("proxy", shown, "has no host")
+    if port is None and not parts.scheme.startswith("http"):
+        raise ConfigError("proxy", shown, "needs a port")
+    return value
 
 
 def check_number(

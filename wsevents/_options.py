@@ -51,6 +51,13 @@ class TransportOptions:
     ssl: _ssl.SSLContext | None = attrs.field(default=None, repr=False)
     #: the User-Agent header (None: the transport's default)
     user_agent: str | None = None
+    #: True: the environment's proxy (``https_proxy``, ``no_proxy``...); None: none;
+    #: or a proxy URL (its credentials never shown)
+    proxy: str | bool | None = attrs.field(default=True, repr=False)
+    #: the WebSocket subprotocols to offer, in order of preference
+    subprotocols: tuple[str, ...] | None = None
+    #: the local address to bind, ``(host, port)`` (port 0: any)
+    local_addr: tuple[str, int] | None = None
     #: let the library log every frame at DEBUG (off for protocols that send
     #: credentials: a login frame carries the API key, OKX's the passphrase)
     trace_frames: bool = True
@@ -90,6 +97,32 @@ class Options:
     send_limit: Any = None
     #: paces every connection attempt (None: the protocol's ``connect_limit``)
     connect_limit: Any = None
+
+
+def _check_subprotocols(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = cfg.check_channels("subprotocols", value)
+    if not names:
+        raise ConfigError("subprotocols", value, "must name at least one subprotocol, or be None")
+    return names
+
+
+def _check_local_addr(value: object) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = (value, 0)
+    if (
+        not isinstance(value, tuple)
+        or len(value) != 2
+        or not isinstance(value[0], str)
+        or isinstance(value[1], bool)
+        or not isinstance(value[1], int)
+        or not 0 <= value[1] <= 65535
+    ):
+        raise ConfigError("local_addr", value, "must be a host, or a (host, port) pair")
+    return (value[0], value[1])
 
 
 def _num(name: str, value: object, *, strict: bool = False) -> float:
@@ -133,6 +166,9 @@ def connection_options(
     user_agent: str | None = None,
     send_limit: Any = None,
     connect_limit: Any = None,
+    proxy: str | bool | None = True,
+    subprotocols: Iterable[str] | None = None,
+    local_addr: tuple[str, int] | str | None = None,
 ) -> Options:
     """Validate the keyword options of ``Connection(url, ...)``.
 
@@ -198,6 +234,9 @@ def connection_options(
             ssl=cfg.check_ssl(ssl, url),
             user_agent=user_agent,
             trace_frames=not sends_credentials(protocol),
+            proxy=cfg.check_proxy(proxy),
+            subprotocols=_check_subprotocols(subprotocols),
+            local_addr=_check_local_addr(local_addr),
         ),
         send_limit=send_limit,
         connect_limit=connect_limit,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl as _ssl
 import sys
@@ -28,6 +29,7 @@ from ._transport import (
     TransportConnection,
     connect_error,
     handshake_error,
+    proxy_error,
     quiet_logger,
     rejected,
 )
@@ -238,8 +240,10 @@ class PicowsTransport(Transport):
         # handshake timer fired.
         sockets: list[socket.socket] = []
 
+        local_addr = options.local_addr
+
         async def socket_factory(parsed: Any) -> socket.socket:
-            sock = await _connect_socket(parsed.host, parsed.port)
+            sock = await _connect_socket(parsed.host, parsed.port, local_addr)
             sockets.append(sock)
             return sock
 
@@ -258,6 +262,9 @@ class PicowsTransport(Transport):
         }
         if self._use_aiofastnet is not None:
             kwargs["use_aiofastnet"] = self._use_aiofastnet
+        proxy = options.proxy
+        kwargs["proxy"] = _environment_proxy(url) if proxy is True else proxy
+        kwargs["subprotocols"] = options.subprotocols
         parts = self._parts
         try:
             # Not asyncio.wait_for: on 3.11 it can swallow a cancellation that
@@ -308,6 +315,13 @@ def _picows_open_error(exc: Exception, errors: Any, core: Any) -> ConnectError:
         core is not None and isinstance(exc, (core.WSHandshakeError, core.WSInvalidURL))
     ):
         return handshake_error(str(exc), invalid=True, cause=exc)
+    elif type(exc).__name__ == "ProxyError":  # python-socks' (picows' proxy layer)
+        status = re.search(r"status (\d{3})", str(exc))
+        if status is None:
+            return proxy_error(exc)
+        refused = rejected(int(status.group(1)), {}, b"", exc)
+        refused.args = (f"the proxy refused the connection with HTTP {status.group(1)}",)
+        return refused
     elif isinstance(exc, AssertionError):
         # picows.websockets asserts it got a connection: the server closed
         # the TCP connection before answering the handshake.
@@ -334,6 +348,8 @@ async def _open_listener(
     logger: logging.Logger,
     ssl: _ssl.SSLContext | None,
     user_agent_header: str | None,
+    proxy: str | None,
+    subprotocols: tuple[str, ...] | None,
     use_aiofastnet: bool | None = None,
 ) -> Any:
     """Open a listener connection as ``picows.websockets.connect()`` opens its own.
@@ -344,6 +360,8 @@ async def _open_listener(
     headers = list((additional_headers or {}).items())
     headers.append(("User-Agent", user_agent_header or parts.default_user_agent()))
     headers.append(("Sec-WebSocket-Extensions", _PERMESSAGE_DEFLATE_REQUEST))
+    if subprotocols:
+        headers.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
     frame_limit = 2**31 - 1 if max_size is None else max_size
 
     def listener_factory(request: Any, response: Any) -> Any:
@@ -351,7 +369,7 @@ async def _open_listener(
         return parts.listener(
             request=parts.request.from_picows(request),
             response=wrapped,
-            subprotocol=parts.resolve_subprotocol(None, wrapped),
+            subprotocol=parts.resolve_subprotocol(subprotocols, wrapped),
             permessage_deflate=parts.configure_permessage_deflate(wrapped, "deflate"),
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
@@ -375,7 +393,7 @@ async def _open_listener(
         enable_auto_pong=True,
         max_frame_size=frame_limit,
         extra_headers=headers,
-        proxy=_environment_proxy(url),
+        proxy=proxy,
         socket_factory=socket_factory,
         logger_name=logger,
         **kwargs,
@@ -400,8 +418,11 @@ def _environment_proxy(url: str) -> str | None:
     return found
 
 
-async def _connect_socket(host: str, port: int) -> socket.socket:
-    """A connected non-blocking TCP socket; each address in turn, like asyncio's."""
+async def _connect_socket(
+    host: str, port: int, local_addr: tuple[str, int] | None = None
+) -> socket.socket:
+    """A connected non-blocking TCP socket (bound to ``local_addr`` if given); each
+    address in turn, like asyncio's."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     errors: list[OSError] = []
@@ -409,6 +430,8 @@ async def _connect_socket(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         try:
             sock.setblocking(False)
+            if local_addr is not None:
+                sock.bind(local_addr)
             await loop.sock_connect(sock, address)
         except OSError as exc:
             sock.close()

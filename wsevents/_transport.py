@@ -39,8 +39,10 @@ from websockets.exceptions import (
     ConnectionClosed as _WsConnectionClosed,
     InvalidHandshake as _WsInvalidHandshake,
     InvalidMessage as _WsInvalidMessage,
+    InvalidProxyStatus as _WsInvalidProxyStatus,
     InvalidStatus as _WsInvalidStatus,
     InvalidURI as _WsInvalidURI,
+    ProxyError as _WsProxyError,
 )
 from websockets.frames import Frame as _WsFrame, Opcode as _WsOpcode
 
@@ -57,6 +59,7 @@ __all__ = [
     "TransportConnection",
     "WebsocketsTransport",
     "connect_error",
+    "proxy_error",
     "resolve_transport",
 ]
 
@@ -165,6 +168,19 @@ def connect_error(exc: BaseException) -> ConnectError:
         error = ConnectError(f"cannot connect: {exc}", kind="invalid")
     else:
         error = ConnectError(f"cannot connect: {exc!r}", kind="invalid")
+    error.__cause__ = exc
+    return error
+
+
+def proxy_error(exc: BaseException) -> ConnectError:
+    """A proxy that failed otherwise: a garbled answer, a SOCKS refusal, or the
+    package SOCKS needs missing (``pip install 'wsevents[proxy]'``)."""
+    if isinstance(exc, ImportError):
+        error = ConnectError(
+            "a SOCKS proxy needs python-socks (pip install 'wsevents[proxy]')", kind="invalid"
+        )
+    else:
+        error = ConnectError(f"proxy failed: {type(exc).__name__}: {exc}")
     error.__cause__ = exc
     return error
 
@@ -330,10 +346,28 @@ class WebsocketsTransport(Transport):
             kwargs["logger"] = _QUIET
         if options.ssl is not None:
             kwargs["ssl"] = options.ssl
+        if options.proxy is not True:
+            kwargs["proxy"] = options.proxy
+        if options.subprotocols is not None:
+            kwargs["subprotocols"] = list(options.subprotocols)
+        if options.local_addr is not None:
+            kwargs["local_addr"] = options.local_addr
         if options.user_agent is not None:
             kwargs["user_agent_header"] = options.user_agent
         try:
             ws = await _ws_connect(url, **kwargs)
+        except _WsInvalidProxyStatus as exc:
+            response = exc.response
+            error = rejected(
+                response.status_code,
+                dict(response.headers.raw_items()),
+                bytes(response.body or b""),
+                exc,
+            )
+            error.args = (f"the proxy refused the connection with HTTP {response.status_code}",)
+            raise error from exc
+        except (_WsProxyError, ImportError) as exc:
+            raise proxy_error(exc) from exc
         except _WsInvalidStatus as exc:
             response = exc.response
             raise rejected(

@@ -181,6 +181,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="give up after N consecutive failed attempts (default: retry forever)",
     )
+    tail.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="connect through this proxy (http://, https://, socks5://, socks5h://, "
+        "with user:pass@ if needed); 'none': no proxy (default: the environment's)",
+    )
+    tail.add_argument(
+        "--transport",
+        choices=["websockets", "picows"],
+        help="the WebSocket client underneath (default: websockets)",
+    )
     _verbose_option(tail)
     return parser
 
@@ -270,6 +281,8 @@ async def _tail(args: argparse.Namespace) -> int:
             subscriptions=args.subscribe,
             headers=dict(args.header) or None,
             max_reconnect_attempts=args.max_attempts,
+            proxy=True if args.proxy is None else None if args.proxy == "none" else args.proxy,
+            transport=args.transport,
         )
     except ConfigError as exc:
         print(f"wsevents tail: {one_line(exc)}", file=err)

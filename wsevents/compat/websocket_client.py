@@ -46,17 +46,17 @@ Behaviour (websocket-client 1.x first, then what changes):
   returning either, called before every connect), ``cookie`` and ``origin``
   become handshake headers; no ``Origin`` header is sent unless ``origin`` is
   given (``suppress_origin`` is accepted).
+* ``http_proxy_host``, ``http_proxy_port``, ``http_proxy_auth``, ``proxy_type``
+  and ``http_no_proxy`` become ``Connection(proxy=...)`` (HTTP CONNECT or
+  SOCKS; without them, the environment's proxy); ``subprotocols`` is offered.
 * ``skip_utf8_validation`` and ``keep_running`` are accepted and have no effect.
 
 Not supported, and refused with :class:`UnsupportedOption` (a
 :class:`~wsevents.ConfigError` and a :exc:`NotImplementedError`) naming the
 argument rather than silently ignored: ``get_mask_key``, ``socket``,
-``subprotocols``, ``on_ping``, ``on_pong`` and ``on_cont_message`` (control
-frames and fragments stay inside ``websockets``); ``run_forever``'s
-``sockopt``, ``ping_payload``, ``http_proxy_host``, ``http_proxy_port``,
-``http_no_proxy``, ``http_proxy_auth``, ``http_proxy_timeout``,
-``proxy_type`` (``websockets`` >= 15 honours the ``*_proxy`` environment
-variables instead), ``host`` and ``dispatcher`` (no ``rel``: the loop is
+``on_ping``, ``on_pong`` and ``on_cont_message`` (control frames and
+fragments stay inside ``websockets``); ``run_forever``'s ``sockopt``,
+``ping_payload``, ``http_proxy_timeout``, ``host`` and ``dispatcher`` (no ``rel``: the loop is
 wsevents' own); ``sslopt`` keys other than those above; ``close(status=)``
 other than 1000, and ``close(reason=)``.
 """
@@ -68,6 +68,7 @@ import ssl as _ssl
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
+from urllib.parse import quote, urlsplit
 
 from .. import (
     Closed,
@@ -351,12 +352,7 @@ class WebSocketApp:
         refused = {
             "sockopt": sockopt or None,
             "ping_payload": ping_payload or None,
-            "http_proxy_host": http_proxy_host,
-            "http_proxy_port": http_proxy_port,
-            "http_no_proxy": http_no_proxy,
-            "http_proxy_auth": http_proxy_auth,
             "http_proxy_timeout": http_proxy_timeout,
-            "proxy_type": proxy_type,
             "host": host,
             "dispatcher": dispatcher,
         }
@@ -365,12 +361,17 @@ class WebSocketApp:
                 raise _unsupported(name, value, _WHY.get(name, "wsevents has no equivalent"))
         self._check_constructor_options()
         delay = _reconnect_delay(reconnect)
+        proxy = _proxy_url(
+            self.url, http_proxy_host, http_proxy_port, http_proxy_auth, proxy_type, http_no_proxy
+        )
         options: dict[str, Any] = {
             "protocol": _RawProtocol(),
             "headers": self._headers_callable(origin, suppress_origin),
             "ping_interval": float(ping_interval) if ping_interval else None,
             "ping_timeout": float(ping_timeout) if ping_timeout else None,
             "close_timeout": _CLOSE_TIMEOUT,
+            "proxy": proxy,
+            "subprotocols": self.subprotocols,
         }
         if isinstance(self.url, str) and self.url.startswith("wss://"):
             options["ssl"] = _ssl_context(sslopt)
@@ -463,8 +464,7 @@ class WebSocketApp:
     # -- options ---------------------------------------------------------------------------------
 
     def _check_constructor_options(self) -> None:
-        for name in ("get_mask_key", "prepared_socket", "subprotocols", "on_ping", "on_pong",
-                     "on_cont_message"):
+        for name in ("get_mask_key", "prepared_socket", "on_ping", "on_pong", "on_cont_message"):
             value = getattr(self, name)
             if value is not None:
                 label = "socket" if name == "prepared_socket" else name
@@ -492,22 +492,46 @@ class WebSocketApp:
 _WHY: Final[dict[str, str]] = {
     "sockopt": "socket options are not exposed by websockets",
     "ping_payload": "keepalive pings are websockets' own (use ping_interval/ping_timeout)",
-    "http_proxy_host": "no proxy options; websockets >= 15 honours the *_proxy environment "
-    "variables",
+    "http_proxy_timeout": "the proxy handshake is bounded by the connection's open_timeout",
     "host": "the Host header comes from the URL",
     "dispatcher": "the event loop is wsevents' own (no rel); run_forever() reconnects itself",
     "get_mask_key": "frame masking is websockets' own",
     "socket": "wsevents opens its own connections (a prepared socket cannot be reconnected)",
-    "subprotocols": "subprotocol negotiation is not exposed by wsevents.Connection",
     "on_ping": "pings are answered by websockets and not reported",
     "on_pong": "keepalive pongs are checked by websockets (ping_timeout) and not reported",
     "on_cont_message": "fragments are reassembled by websockets: whole messages reach "
     "on_message",
 }
-for _name in ("http_proxy_port", "http_no_proxy", "http_proxy_auth", "http_proxy_timeout",
-              "proxy_type"):
-    _WHY[_name] = _WHY["http_proxy_host"]
-del _name
+
+
+def _proxy_url(
+    url: str,
+    host: str | None,
+    port: int | str | None,
+    auth: tuple[str, str] | None,
+    proxy_type: str | None,
+    no_proxy: list[str] | None,
+) -> str | bool | None:
+    """websocket-client's proxy arguments as ``Connection(proxy=)``: a URL, or True
+    (the environment's) when no ``http_proxy_host`` is given."""
+    if host is None:
+        if port is not None or auth is not None or proxy_type is not None:
+            raise ConfigError("http_proxy_host", host, "is needed with the other proxy options")
+        return True
+    kind = proxy_type or "http"
+    if kind not in ("http", "socks4", "socks4a", "socks5", "socks5h"):
+        raise ConfigError("proxy_type", kind, "must be http, socks4, socks4a, socks5 or socks5h")
+    if no_proxy:
+        target = urlsplit(url).hostname or ""
+        if any(target == h or target.endswith("." + h.lstrip(".")) for h in no_proxy):
+            return None
+    creds = ""
+    if auth is not None:
+        if not (isinstance(auth, tuple) and len(auth) == 2):
+            raise ConfigError("http_proxy_auth", "<hidden>", "must be a (user, password) tuple")
+        creds = f"{quote(str(auth[0]), safe='')}:{quote(str(auth[1]), safe='')}@"
+    default_port = 1080 if kind.startswith("socks") else 80
+    return f"{kind}://{creds}{host}:{port or default_port}"
 
 
 def _reconnect_delay(reconnect: object) -> float:

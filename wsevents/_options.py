@@ -58,6 +58,8 @@ class TransportOptions:
     subprotocols: tuple[str, ...] | None = None
     #: the local address to bind, ``(host, port)`` (port 0: any)
     local_addr: tuple[str, int] | None = None
+    #: ``"deflate"``: offer permessage-deflate; None: no compression
+    compression: str | None = "deflate"
     #: let the library log every frame at DEBUG (off for protocols that send
     #: credentials: a login frame carries the API key, OKX's the passphrase)
     trace_frames: bool = True
@@ -106,6 +108,12 @@ def _check_subprotocols(value: object) -> tuple[str, ...] | None:
     if not names:
         raise ConfigError("subprotocols", value, "must name at least one subprotocol, or be None")
     return names
+
+
+def _check_compression(value: object) -> str | None:
+    if value is not None and value != "deflate":
+        raise ConfigError("compression", value, "must be 'deflate' or None")
+    return value
 
 
 def _check_local_addr(value: object) -> tuple[str, int] | None:
@@ -169,6 +177,7 @@ def connection_options(
     proxy: str | bool | None = True,
     subprotocols: Iterable[str] | None = None,
     local_addr: tuple[str, int] | str | None = None,
+    compression: str | None = "deflate",
 ) -> Options:
     """Validate the keyword options of ``Connection(url, ...)``.
 
@@ -237,6 +246,7 @@ def connection_options(
             proxy=cfg.check_proxy(proxy),
             subprotocols=_check_subprotocols(subprotocols),
             local_addr=_check_local_addr(local_addr),
+            compression=_check_compression(compression),
         ),
         send_limit=send_limit,
         connect_limit=connect_limit,

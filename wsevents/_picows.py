@@ -265,6 +265,7 @@ class PicowsTransport(Transport):
         proxy = options.proxy
         kwargs["proxy"] = _environment_proxy(url) if proxy is True else proxy
         kwargs["subprotocols"] = options.subprotocols
+        kwargs["compression"] = options.compression
         parts = self._parts
         try:
             # Not asyncio.wait_for: on 3.11 it can swallow a cancellation that
@@ -350,6 +351,7 @@ async def _open_listener(
     user_agent_header: str | None,
     proxy: str | None,
     subprotocols: tuple[str, ...] | None,
+    compression: str | None,
     use_aiofastnet: bool | None = None,
 ) -> Any:
     """Open a listener connection as ``picows.websockets.connect()`` opens its own.
@@ -359,7 +361,8 @@ async def _open_listener(
     """
     headers = list((additional_headers or {}).items())
     headers.append(("User-Agent", user_agent_header or parts.default_user_agent()))
-    headers.append(("Sec-WebSocket-Extensions", _PERMESSAGE_DEFLATE_REQUEST))
+    if compression is not None:
+        headers.append(("Sec-WebSocket-Extensions", _PERMESSAGE_DEFLATE_REQUEST))
     if subprotocols:
         headers.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
     frame_limit = 2**31 - 1 if max_size is None else max_size
@@ -370,7 +373,7 @@ async def _open_listener(
             request=parts.request.from_picows(request),
             response=wrapped,
             subprotocol=parts.resolve_subprotocol(subprotocols, wrapped),
-            permessage_deflate=parts.configure_permessage_deflate(wrapped, "deflate"),
+            permessage_deflate=parts.configure_permessage_deflate(wrapped, compression),
             ping_interval=ping_interval,
             ping_timeout=ping_timeout,
             close_timeout=close_timeout,

@@ -352,6 +352,8 @@ class WebsocketsTransport(Transport):
             kwargs["subprotocols"] = list(options.subprotocols)
         if options.local_addr is not None:
             kwargs["local_addr"] = options.local_addr
+        if options.compression is None:
+            kwargs["compression"] = None
         if options.user_agent is not None:
             kwargs["user_agent_header"] = options.user_agent
         try:

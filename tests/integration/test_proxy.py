@@ -325,3 +325,22 @@ async def test_tail_through_a_proxy(
     out, err = capsys.readouterr()
     assert PASSWORD not in out + err
     assert await run_main("tail", server.url, "--proxy", "ftp://h:1") == 2
+
+
+@pytest.mark.parametrize("compression", ["deflate", None])
+async def test_compression_is_offered_or_not(
+    make_connection: Make, compression: str | None
+) -> None:
+    """compression="deflate" offers permessage-deflate (a server that accepts it
+    negotiates it); None offers nothing."""
+    async with FakeServer(compression="deflate") as server:
+        ws = make_connection(server.url, compression=compression)
+        rec = Recorder(ws, "message:t")
+        await ws.connect()
+        await server.wait_for_client()
+        offered = server.requests[-1].headers.get("Sec-WebSocket-Extensions")
+        assert (offered is not None) == (compression is not None)
+        await server.publish("t", {"x": "y" * 1000})
+        await rec.wait_count("message:t", 1)
+    with pytest.raises(wsevents.ConfigError):
+        wsevents.Connection("ws://127.0.0.1:1/", compression="zstd")

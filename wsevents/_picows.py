@@ -78,6 +78,9 @@ class _PicowsConnection:
         return None if code is None else _picows_code(code)
 
     def close_info(self, exc: BaseException) -> CloseInfo:
+        if getattr(self.ws, "bad_close", False):
+            # An invalid close code: we failed the connection with 1002 (RFC 6455 7.4.1).
+            return CloseInfo(None, "", 1002, "invalid close code", False)
         rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)
         return CloseInfo(
             rcvd_code=None if rcvd is None else _picows_code(rcvd.code),
@@ -116,6 +119,12 @@ class _PicowsListenerConnection(_PicowsConnection):
         self.ws.behind -= 1
 
 
+def _valid_close_code(code: Any) -> bool:
+    """A close code a peer may send (RFC 6455 7.4.1-2): 1000-1003, 1007-1014, 3000-4999."""
+    value = int(code)
+    return 1000 <= value <= 1003 or 1007 <= value <= 1014 or 3000 <= value <= 4999
+
+
 def _picows_code(code: Any) -> int:
     """picows reports a close frame without a status as code 0; websockets as 1005."""
     value = int(code)
@@ -152,13 +161,17 @@ def _picows_parts() -> _PicowsParts | None:
         from picows.websockets.compat import Request, Response
 
         text, binary = picows.WSMsgType.TEXT, picows.WSMsgType.BINARY
+        close = picows.WSMsgType.CLOSE
+        control = frozenset({close, picows.WSMsgType.PING, picows.WSMsgType.PONG})
+        close_code = picows.WSCloseCode
+        protocol_error = picows.WSProtocolError
     except (ImportError, AttributeError):  # pragma: no cover - another picows layout
         return None
 
     base_on_frame = ClientConnection.on_ws_frame
 
     class _Listener(ClientConnection):
-        __slots__ = ("behind", "limit", "receiver")
+        __slots__ = ("bad_close", "behind", "deflate", "ended", "limit", "receiver")
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
@@ -168,8 +181,25 @@ def _picows_parts() -> _PicowsParts | None:
             self.behind = 0
             #: the largest frame the receiver gets (picows.websockets fails larger ones)
             self.limit: int = kwargs["max_frame_size"]
+            #: permessage-deflate negotiated (RSV1 allowed on data frames)
+            self.deflate = kwargs.get("permessage_deflate") is not None
+            #: a close frame or a protocol error was seen: later frames are ignored
+            self.ended = False
+            #: the server's close frame carried an invalid code: a protocol error (1002)
+            self.bad_close = False
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
+            if self.ended:
+                return  # nothing after a close frame or a protocol error (RFC 6455 5.5.1, 7.1.7)
+            kind = frame.msg_type
+            if frame.rsv2 or frame.rsv3 or (frame.rsv1 and (kind in control or not self.deflate)):
+                self.ended = True
+                raise protocol_error(close_code.PROTOCOL_ERROR, "reserved bits set")
+            if kind == close:
+                self.ended = True
+                if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
+                    self.bad_close = True  # picows took it as received: close_info corrects
+                    raise protocol_error(close_code.PROTOCOL_ERROR, "invalid close code")
             receiver = self.receiver
             if (
                 receiver is not None
@@ -186,8 +216,11 @@ def _picows_parts() -> _PicowsParts | None:
                 else:
                     if receiver(message) is None:
                         return
-            base_on_frame(self, transport, frame)
-            kind = frame.msg_type
+            try:
+                base_on_frame(self, transport, frame)
+            except Exception:
+                self.ended = True  # picows fails the connection: nothing more is delivered
+                raise
             if kind == text or kind == binary:
                 self.behind += 1
 

@@ -5,12 +5,14 @@ build its subscribe frames, and repeated timed pauses."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
 
 import wsevents
 from tests.conftest import Recorder, until
+from wsevents._options import TransportOptions
+from wsevents._transport import Transport, TransportConnection, WebsocketsTransport
 from wsevents.routing import Frame
 from wsevents.testing import FakeServer
 
@@ -109,3 +111,47 @@ async def test_a_stale_connection_is_replaced(server: FakeServer, make_connectio
     assert rec.of("disconnect")[0].reason is wsevents.DisconnectReason.STALE
 
 
+
+
+class _StubbornTransport(Transport):
+    """A custom transport that ignores the first cancellation of its handshake and
+    opens the connection anyway (a contract breach close() must survive)."""
+
+    name = "stubborn"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+        self.cancelled = 0
+
+    async def open(
+        self, url: str, options: TransportOptions, headers: Mapping[str, str] | None
+    ) -> TransportConnection:
+        self.started.set()
+        try:
+            await asyncio.get_running_loop().create_future()  # a handshake that never ends
+        except asyncio.CancelledError:
+            self.cancelled += 1
+        return await WebsocketsTransport().open(url, options, headers)
+
+
+async def test_close_is_bounded_when_a_transport_ignores_cancellation(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """close() while connecting: the attempt ignores the cancellation and connects;
+    close() still returns within close_timeout and a margin, and nothing stays open."""
+    transport = _StubbornTransport()
+    ws = make_connection(server.url, transport=transport, close_timeout=0.1)
+    rec = Recorder(ws, "closed")
+    connecting = asyncio.ensure_future(ws.connect())
+    await asyncio.wait_for(transport.started.wait(), 5)
+    await asyncio.wait_for(ws.close(), 5)
+    assert transport.cancelled == 1
+    assert ws.state is wsevents.State.CLOSED
+    assert len(rec.of("closed")) == 1
+    assert not ws.connected
+    # connect() has its answer too (the transport did connect, after the close began)
+    await asyncio.wait({connecting}, timeout=5)
+    assert connecting.done()
+    if connecting.exception() is not None:
+        assert isinstance(connecting.exception(), wsevents.WSEventsError)
+    await until(lambda: not server.clients)

@@ -155,3 +155,46 @@ async def test_close_is_bounded_when_a_transport_ignores_cancellation(
     if connecting.exception() is not None:
         assert isinstance(connecting.exception(), wsevents.WSEventsError)
     await until(lambda: not server.clients)
+
+
+async def test_a_handover_waits_for_the_previous_one_to_resolve(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """A second handover() while the first is still de-duplicating starts once the
+    first resolved; every message is delivered once."""
+    ws = make_connection(server.url, handover_timeout=30.0)
+    rec = Recorder(ws, "message", "handover")
+    await ws.connect()
+    old = await server.wait_for_client(1)
+    first = asyncio.ensure_future(ws.handover())
+    new = await server.wait_for_client(2)
+    await old.send({"channel": "t", "n": 1})  # recorded: the handover runs
+    await rec.wait_count("message", 1)
+    await new.send({"channel": "t", "n": 1})  # what the old one delivered: a duplicate
+    await asyncio.wait_for(first, 5)
+    assert rec.of("handover") == []  # still de-duplicating
+    second = asyncio.ensure_future(ws.handover())
+    await new.send({"channel": "t", "n": 2})  # new: the first handover resolves
+    await rec.wait_count("handover", 1)
+    third = await server.wait_for_client(3)
+    await third.send({"channel": "t", "n": 3})
+    await asyncio.wait_for(second, 5)
+    await rec.wait_count("message", 3)
+    assert [m["n"] for m in rec.of("message")] == [1, 2, 3]
+    assert rec.of("handover")[0].duplicates_dropped == 1
+
+
+async def test_request_disconnect_from_a_peer_that_stopped_reading(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """The closing handshake gets no answer: the connection is aborted after
+    close_timeout and request_disconnect() returns once it is really gone."""
+    ws = make_connection(server.url, close_timeout=0.1)
+    rec = Recorder(ws, "disconnect")
+    await ws.connect()
+    client = await server.wait_for_client()
+    client.freeze()
+    await asyncio.wait_for(ws.request_disconnect(), 5)
+    assert ws.state is wsevents.State.PAUSED
+    await rec.wait_count("disconnect", 1)
+    assert rec.of("disconnect")[0].reason is wsevents.DisconnectReason.USER

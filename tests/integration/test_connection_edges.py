@@ -208,3 +208,20 @@ async def test_request_disconnect_with_a_timed_resume(
     await ws.request_disconnect(reconnect_after=30 * MS)
     await rec.wait_count("connect", 2)
     assert ws.state is wsevents.State.CONNECTED
+
+
+async def test_close_right_after_connect_was_called(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """close() before the first attempt even began: no attempt is made."""
+    ws = make_connection(server.url)
+    rec = Recorder(ws, "closed")
+    connecting = asyncio.ensure_future(ws.connect())
+    await asyncio.sleep(0)  # connect() started the runner; its task has not run yet
+    assert ws.state is wsevents.State.CONNECTING
+    await asyncio.wait_for(ws.close(), 5)
+    with pytest.raises(wsevents.WSEventsError):
+        await asyncio.wait_for(connecting, 5)
+    assert server.handshakes == 0
+    assert ws.stats.connect_attempts == 0
+    assert rec.of("closed")[0].reason is wsevents.CloseReason.USER

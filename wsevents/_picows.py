@@ -78,7 +78,7 @@ class _PicowsConnection:
         return None if code is None else _picows_code(code)
 
     def close_info(self, exc: BaseException) -> CloseInfo:
-        if getattr(self.ws, "bad_close", False):
+        if getattr(getattr(self, "ws", None), "bad_close", False):
             # An invalid close code: we failed the connection with 1002 (RFC 6455 7.4.1).
             return CloseInfo(None, "", 1002, "invalid close code", False)
         rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)

@@ -536,6 +536,13 @@ class Runner:
             # The previous handover is still de-duplicating: let it finish first.
             self._state_changed.clear()
             await self._state_changed.wait()
+        try:
+            await self._hand_over()
+        finally:
+            if self._handover_ready is None and self._handed_over is not None:
+                self._handed_over.set()  # gave up (or closed): handover() returns
+
+    async def _hand_over(self) -> None:
         opts = self._options
         failures = 0
         while self._supervisor.state is State.CONNECTED and self._closer is None:

@@ -18,6 +18,7 @@ from ._options import Options
 from ._stats import Counters, Stats
 from ._supervisor import Disconnect, PolicyFailed, Retry, Supervisor
 from .events import DisconnectReason
+from .exceptions import PolicyError
 from .policies._base import PolicyContext
 
 
@@ -119,7 +120,14 @@ class Ticker:
             return
         if self._busy():
             return  # a handover is under way: the policies wait for it
-        decision = sup.tick(self._context(now))
+        try:
+            context = self._context(now)
+        except Exception as exc:  # noqa: BLE001 - a broken utc_now must not stop the ticker
+            error = PolicyError(f"the policy context could not be built: {exc!r}")
+            error.__cause__ = exc
+            self._report_error(error)
+            return
+        decision = sup.tick(context)
         if isinstance(decision, Disconnect):
             if sup.is_recycle(decision, handover=self._options.handover):
                 logger.info("%s: planned reconnect: handover", self._masked_url)

@@ -274,3 +274,50 @@ async def test_a_reconnect_run_is_cut_short_by_close(make_connection: Make) -> N
     assert time.monotonic() - started < 1.0
     assert ws.stats.connects == 0
     assert [e.reason for e in rec.of("reconnecting")] == [DisconnectReason.NETWORK_ERROR]
+
+
+async def test_handover_returns_when_the_new_connection_is_refused_for_good(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """handover() with the server refusing new handshakes (401, not retried): it
+    returns, the error is reported, and the old connection stays in use."""
+    ws = make_connection(server.url)
+    rec = Recorder(ws, "error", "message:t")
+    await ws.connect()
+    await server.wait_for_client()
+    server.refuse(status=401)
+    await asyncio.wait_for(ws.handover(), 5)
+    await rec.wait_count("error", 1)
+    assert isinstance(rec.of("error")[0], wsevents.HandshakeRejected)
+    server.accept_handshakes()
+    await server.publish("t", {"n": 1})
+    await rec.wait_count("message:t", 1)
+    assert ws.stats.connects == 1
+
+
+async def test_a_raising_utc_now_is_reported_and_the_ticker_goes_on(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """A wall clock that raises is an `error` event every check; policies keep being
+    asked once it works again."""
+    broken = True
+    asked: list[bool] = []
+
+    def utc_now() -> Any:
+        import datetime as dt
+
+        if broken:
+            raise RuntimeError("no clock")
+        return dt.datetime.now(dt.timezone.utc)
+
+    def policy(ctx: Any) -> bool:
+        asked.append(True)
+        return False
+
+    ws = make_connection(server.url, utc_now=utc_now, should_disconnect=policy)
+    rec = Recorder(ws, "error")
+    await ws.connect()
+    await rec.wait_count("error", 2)
+    assert isinstance(rec.of("error")[0], wsevents.PolicyError)
+    broken = False
+    await until(lambda: bool(asked))

@@ -14,8 +14,6 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from tests.conftest import until
 from wsevents._config import Overflow
 from wsevents._delivery import Dispatcher
@@ -71,16 +69,19 @@ class ScriptedConnection:
         """A frame arriving in the transport's callback: the receiver's answer, or
         queued for ``recv()`` when there is no receiver, it declines, or frames
         wait for ``recv()`` already."""
-        if self.receiver is not None and not self.behind and self.receiver(frame):
+        if self.receiver is not None and not self.behind and self.receiver(frame) is None:
             return True
         self.behind += 1
         self.script(frame)
         return False
 
-    async def recv(self) -> str | bytes:
-        if self._handed:  # the caller handled the previous frame
+    def handled(self) -> None:
+        """The caller handled the frame recv() returned last."""
+        if self._handed:
             self._handed = False
             self.behind -= 1
+
+    async def recv(self) -> str | bytes:
         while not self._frames:
             self._more.clear()
             await self._more.wait()
@@ -166,8 +167,8 @@ async def test_run_reads_until_the_connection_closes() -> None:
     """Every frame takes the step; protocol traffic is answered; the end raises."""
     reader, dispatcher, counters, seen, replies = make()
     ws = ScriptedConnection([frame("a", 1), '{"op": "ping"}', frame(None, 2), "not json", END])
-    with pytest.raises(ScriptClosed):
-        await asyncio.wait_for(reader.run(ws), 5)  # type: ignore[arg-type]
+    ended = await asyncio.wait_for(reader.run(ws), 5)  # type: ignore[arg-type]
+    assert isinstance(ended, ScriptClosed)  # returned: the exception that ended it
     await delivered(dispatcher)
     assert [(e, p["n"]) for e, p in seen if e == "message"] == [("message", 1), ("message", 2)]
     assert replies == [{"op": "ping"}]
@@ -176,7 +177,7 @@ async def test_run_reads_until_the_connection_closes() -> None:
     assert isinstance(errors[0], FrameError)
     assert counters.messages_received == 4
     assert counters.decode_errors == 1
-    assert ws.receivers == [reader.receive]  # offered, declined: recv() only
+    assert ws.receivers == [reader.step, None]  # offered, declined: recv() only
 
 
 class _Broken(Protocol):
@@ -296,8 +297,7 @@ async def test_frames_from_the_transport_callback() -> None:
     assert not ws.push('{"op": "ping"}')  # protocol traffic: answered by run()
     await until(lambda: len(replies) == 2)
     ws.script(END)
-    with pytest.raises(ScriptClosed):
-        await asyncio.wait_for(running, 5)
+    assert isinstance(await asyncio.wait_for(running, 5), ScriptClosed)
     assert ws.receivers[-1] is None  # run() took its receiver back
     await asyncio.wait_for(dispatcher.barrier(), 5)
     assert [p["n"] for e, p in seen if e == "message"] == [1, 2, 3]

@@ -73,8 +73,8 @@ close_reasons = st.text(max_size=40).map(str.encode) | st.sampled_from(
 
 
 @st.composite
-def frames(draw: st.DrawFn, last: bool) -> tuple[bytes, bool, bytes | None]:
-    """One frame: ``(bytes, ends a message, the bytes cut off or None)``."""
+def frames(draw: st.DrawFn, last: bool) -> tuple[bytes, int, bool, bytes | None]:
+    """One frame: ``(bytes, opcode, FIN, the bytes cut off or None)``."""
     rsv = draw(st.sampled_from([0] * 12 + [1, 2, 3, 4, 5, 6, 7]))
     kind = draw(
         st.sampled_from(
@@ -109,27 +109,28 @@ def frames(draw: st.DrawFn, last: bool) -> tuple[bytes, bool, bytes | None]:
         if size <= 3 * RAW_MAX and draw(st.booleans()):
             payload = b"x" * size
         else:
-            return wire.build(opcode, b"", length=size), True, b""
+            return wire.build(opcode, b"", length=size), opcode, True, b""
     truncated = last and draw(st.integers(0, 7)) == 0
     if truncated and payload:
         cut = draw(st.integers(0, len(payload) - 1))
         head = wire.build(opcode, payload[:cut], fin=fin, rsv=rsv, length=len(payload))
-        return head, fin, payload[cut:]
-    return wire.build(opcode, payload, fin=fin, rsv=rsv), fin or opcode >= 8, None
+        return head, opcode, fin, payload[cut:]
+    return wire.build(opcode, payload, fin=fin, rsv=rsv), opcode, fin, None
 
 
 @st.composite
 def programs(draw: st.DrawFn) -> Program:
     count = draw(st.integers(1, 3))
     built: list[bytes] = []
-    complete, missing = True, None
+    unfinished, missing = False, None
     for i in range(count):
-        data, ends, missing = draw(frames(last=i == count - 1))
+        data, opcode, fin, missing = draw(frames(last=i == count - 1))
         built.append(data)
-        complete = ends
+        if opcode in (wire.TEXT, wire.BINARY, wire.CONT):  # control frames interleave
+            unfinished = not fin
     # A message left unfinished, or a frame cut short, is followed by EOF: the
     # client would otherwise (rightly) wait for the rest.
-    eof = missing is not None or not complete or draw(st.integers(0, 9)) == 0
+    eof = missing is not None or unfinished or draw(st.integers(0, 9)) == 0
     return Program(tuple(built), eof, missing or b"")
 
 
@@ -173,6 +174,7 @@ def outcome(program: Program) -> Outcome:
     protocol = ClientProtocol(parse_uri("ws://127.0.0.1/"), state=State.OPEN, max_size=RAW_MAX)
     before: list[tuple[str, Any]] = []
     parts: list[bytes] = []
+    data = b""
     for i, data in enumerate(program.frames):
         protocol.receive_data(data)
         messages, invalid = _messages(protocol.events_received(), parts)
@@ -190,7 +192,8 @@ def outcome(program: Program) -> Outcome:
         return Outcome(Replace(reason_for(code), code, text, tuple(before)), False)
     if protocol.close_sent is not None:
         code = protocol.close_sent.code
-        return Outcome(Replace(reason_for(code), code, None, tuple(before)), False)
+        failed = Replace(reason_for(code), code, None, tuple(before), _twice_bad(data))
+        return Outcome(failed, False)
     if program.eof:
         also: frozenset[tuple[DisconnectReason, int]] = frozenset()
         if program.missing:
@@ -205,25 +208,41 @@ def outcome(program: Program) -> Outcome:
     return Outcome(Keep(tuple(before)), False)
 
 
+def _twice_bad(data: bytes) -> frozenset[tuple[DisconnectReason, int]]:
+    """A close frame with an invalid code *and* a reason that is not UTF-8 may be
+    failed for either (websockets: 1007, picows: 1002)."""
+    if data[0] & 0x0F != wire.CLOSE or len(data) < 5 or data[1] > 125:
+        return frozenset()
+    code, reason = int.from_bytes(data[2:4], "big"), data[4:]
+    try:
+        reason.decode()
+    except UnicodeDecodeError:
+        if code not in WIRE_CODES:
+            return frozenset({(DisconnectReason.PROTOCOL_ERROR, 1002)})
+    return frozenset()
+
+
 def picows_differs(program: Program) -> str | None:
     """Inputs on which the picows transport is known to differ from websockets.
 
     Each one is a finding of this fuzzer, reported for a fix in the engine
     (the regression tests are in the fuzz report, not in the suite):
 
-    * a frame with RSV2 or RSV3 set is accepted and delivered (RFC 6455 5.2:
-      fail the connection; websockets closes with 1002);
+    * a frame with RSV2 or RSV3 set, or a control frame with RSV1 set, is
+      accepted and processed (RFC 6455 5.2: fail the connection; websockets
+      closes with 1002);
     * a close frame with code 1006 or a code of 5000 and above is reported as
-      that code and ``SERVER_CLOSE`` (websockets: invalid, 1002 ``PROTOCOL_ERROR``);
+      that code and ``SERVER_CLOSE``, and code 0 as 1005 ``SERVER_CLOSE``
+      (websockets: invalid codes, 1002 ``PROTOCOL_ERROR``);
     * frames after a close frame, or after a frame that fails the connection,
       are still processed and delivered (RFC 6455 7.1.7: stop processing).
     """
     for data in program.frames:
-        if data[0] & 0x30:
-            return "RSV2/RSV3"
+        if data[0] & 0x30 or (data[0] & 0x40 and data[0] & 0x08):
+            return "RSV bits"
         if data[0] & 0x0F == wire.CLOSE and len(data) >= 4:
             code = int.from_bytes(data[2:4], "big")
-            if code == 1006 or code >= 5000:
+            if code in (0, 1006) or code >= 5000:
                 return "close code"
     for i in range(1, len(program.frames)):
         ended = outcome(Program(program.frames[:i], eof=False)).expect

@@ -226,7 +226,7 @@ def picows_differs(program: Program) -> str | None:
     """Inputs on which the picows transport is known to differ from websockets.
 
     Each one is a finding of this fuzzer, reported for a fix in the engine
-    (the regression tests are in the fuzz report, not in the suite):
+    (``tests/fuzz/FINDINGS.md`` has the regression tests, not in the suite):
 
     * a frame with RSV2 or RSV3 set, or a control frame with RSV1 set, is
       accepted and processed (RFC 6455 5.2: fail the connection; websockets

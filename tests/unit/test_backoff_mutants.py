@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 import random
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
 
 from wsevents import ConfigError
 from wsevents.backoff import ExponentialBackoff, FixedDelay, Immediate
+
+
+def fresh_backoff() -> ModuleType:
+    """A fresh execution of ``wsevents.backoff`` (not registered in ``sys.modules``).
+
+    Its validators are closures built when the module runs; running it again
+    inside the test lets mutation testing (which switches a mutant on after the
+    first import) reach the code that builds them.
+    """
+    spec = importlib.util.find_spec("wsevents.backoff")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def config_error(make: Callable[[], Any], key: str, value: Any, why: str) -> None:
@@ -39,7 +56,7 @@ class Draws(random.Random):
 @pytest.mark.parametrize("value", [-1, -0.5, True, "1", None, float("nan")])
 def test_non_negative_fields_reject(field: str, value: Any) -> None:
     config_error(
-        lambda: ExponentialBackoff(**{field: value}),
+        lambda: fresh_backoff().ExponentialBackoff(**{field: value}),
         f"backoff.{field}",
         value,
         "must be a number >= 0",
@@ -49,7 +66,7 @@ def test_non_negative_fields_reject(field: str, value: Any) -> None:
 @pytest.mark.parametrize("field", ["initial", "maximum", "first"])
 def test_non_negative_fields_reject_infinity(field: str) -> None:
     config_error(
-        lambda: ExponentialBackoff(**{field: float("inf")}),
+        lambda: fresh_backoff().ExponentialBackoff(**{field: float("inf")}),
         f"backoff.{field}",
         float("inf"),
         "must be finite",
@@ -57,17 +74,21 @@ def test_non_negative_fields_reject_infinity(field: str) -> None:
 
 
 def test_zero_is_allowed() -> None:
-    backoff = ExponentialBackoff(initial=0, maximum=0, first=0, jitter=0)
+    fresh = fresh_backoff()
+    backoff = fresh.ExponentialBackoff(initial=0, maximum=0, first=0, jitter=0)
     assert backoff.delay(1) == 0
     assert backoff.delay(5) == 0
-    assert FixedDelay(delay=0).delay(3) == 0
-    config_error(lambda: FixedDelay(delay=-1), "backoff.delay", -1, "must be a number >= 0")
+    assert fresh.FixedDelay(delay=0).delay(3) == 0
+    assert fresh.FixedDelay(delay=0.5).delay(3) == 0.5
+    config_error(lambda: fresh.FixedDelay(delay=-1), "backoff.delay", -1, "must be a number >= 0")
+    large = fresh.ExponentialBackoff(initial=1e300, maximum=1e300, first=1e300)
+    assert large.first == 1e300
 
 
 @pytest.mark.parametrize("value", [-0.1, 1.1, 2, True, "0.5", None])
 def test_jitter_must_be_a_fraction(value: Any) -> None:
     config_error(
-        lambda: ExponentialBackoff(jitter=value),
+        lambda: fresh_backoff().ExponentialBackoff(jitter=value),
         "backoff.jitter",
         value,
         "must be a number between 0 and 1",
@@ -76,7 +97,7 @@ def test_jitter_must_be_a_fraction(value: Any) -> None:
 
 @pytest.mark.parametrize("value", [0, 0.5, 1, 1.0])
 def test_jitter_bounds_are_allowed(value: float) -> None:
-    assert ExponentialBackoff(jitter=value).jitter == value
+    assert fresh_backoff().ExponentialBackoff(jitter=value).jitter == value
 
 
 def test_multiplier_below_one() -> None:

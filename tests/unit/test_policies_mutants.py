@@ -458,3 +458,78 @@ def test_policy_check_supports() -> None:
         "has no should_disconnect(ctx) method",
     )
     policy._check_supports("should_reconnect", "k")
+
+
+# -- second round: survivors of the first mutation run -------------------------------
+
+
+class Records:
+    """A policy that records the context it is asked with."""
+
+    def __init__(self, disconnect: Any = False, reconnect: Any = False) -> None:
+        self.d, self.r = disconnect, reconnect
+        self.seen: list[Any] = []
+
+    def should_disconnect(self, ctx: Any) -> Any:
+        self.seen.append(ctx)
+        return self.d
+
+    def should_reconnect(self, ctx: Any) -> Any:
+        self.seen.append(ctx)
+        return self.r
+
+
+def test_parts_are_asked_with_the_context() -> None:
+    parts = [Records(reconnect=3), Records(reconnect=4)]
+    assert AnyOf(*parts).should_reconnect(CTX) == 3.0
+    assert AllOf(*parts).should_reconnect(CTX) == 4.0
+    wrapped = Records(True, 2)
+    assert _ObjectPolicy(wrapped).should_disconnect(CTX) is True
+    assert _ObjectPolicy(wrapped).should_reconnect(CTX) == 2.0
+    assert [p.seen for p in parts] == [[CTX, CTX], [CTX, CTX]]
+    assert wrapped.seen == [CTX, CTX]
+
+
+def test_any_of_a_one_second_wait() -> None:
+    assert AnyOf(Both(reconnect=1)).should_reconnect(CTX) == 1.0
+    assert AnyOf(Both(reconnect=1), Both(reconnect=1.0)).should_reconnect(CTX) == 1.0
+
+
+def test_bad_answers_name_the_part() -> None:
+    part = Both(disconnect=1)
+    with pytest.raises(PolicyError) as info:
+        AnyOf(part).should_disconnect(CTX)
+    assert str(info.value) == f"should_disconnect ({part!r}) answered 1: expected True or False"
+
+
+def test_aware_datetime_without_an_offset() -> None:
+    from datetime import tzinfo
+
+    class NoOffset(tzinfo):
+        def utcoffset(self, dt: datetime | None) -> timedelta | None:
+            return None
+
+    odd = datetime(2026, 1, 1, tzinfo=NoOffset())
+    config_error(lambda: PolicyContext.at(odd), "now", odd, "must be timezone-aware (UTC)")
+
+
+def test_refused_callables_are_the_value() -> None:
+    def two(a: Any, b: Any) -> bool:
+        return True
+
+    def keyword(*, k: Any) -> bool:
+        return True
+
+    config_error(
+        lambda: _wants_ctx(two), "func", two, "must take one argument (the context) or none"
+    )
+    config_error(
+        lambda: _wants_ctx(keyword), "func", keyword, "has a required keyword-only parameter 'k'"
+    )
+    only = OnlyDisconnect()
+    config_error(
+        lambda: as_reconnect_policy(only, name="r"),
+        "r",
+        only,
+        "has no should_reconnect(ctx) method",
+    )

@@ -263,3 +263,20 @@ def test_call_with_options_paths() -> None:
         "is required by W",
     )
     assert _call_with_options(required, {"a": 1, "b": 2}, key="k", what="W") == (1, 2)
+
+
+def test_from_config_checks_should_disconnect(monkeypatch: pytest.MonkeyPatch) -> None:
+    class OnlyReconnect:
+        def should_reconnect(self, ctx: Any) -> bool:
+            return True
+
+    import wsevents.policies._registry as registry
+
+    monkeypatch.setattr(
+        registry, "BUILTIN_POLICIES", {**registry.BUILTIN_POLICIES, "onlyr": OnlyReconnect}
+    )
+    assert isinstance(from_config("onlyr", key="x.should_reconnect"), OnlyReconnect)
+    for key in ("should_disconnect", "a.should_disconnect"):
+        with pytest.raises(ConfigError) as info:
+            from_config("onlyr", key=key)
+        assert (info.value.key, info.value.why) == (key, "has no should_disconnect(ctx) method")

@@ -68,7 +68,7 @@ def test_end_times() -> None:
         ("mon,thu", {0, 3}),
         ([0, 6], {0, 6}),
         (["tuesday", 2], {1, 2}),
-        ((d for d in [3]), {3}),
+        (range(3, 4), {3}),
     ],
 )
 def test_days(days: Any, numbers: set[int]) -> None:
@@ -208,3 +208,23 @@ def test_candle_wait_is_exact() -> None:
     )
     assert policy.in_guard(MONDAY + timedelta(minutes=59))
     assert not policy.in_guard(MONDAY + timedelta(minutes=58, seconds=59))
+
+
+def test_day_ranges_name_the_bad_part() -> None:
+    config_error(
+        lambda: TimeWindow("10:00", "11:00", days="mon-tue-wed"),
+        "days",
+        "mon-tue-wed",
+        "'tue-wed' is not a weekday: use 0-6 (Monday is 0) or 'mon' ... 'sun'",
+    )
+    config_error(
+        lambda: TimeWindow("10:00", "11:00", days="xx-mon"),
+        "days",
+        "xx-mon",
+        "'xx' is not a weekday: use 0-6 (Monday is 0) or 'mon' ... 'sun'",
+    )
+
+
+def test_default_lead_is_whole_microseconds() -> None:
+    policy = CandleAware("1m", stay_before=25, stay_after=24.999999)
+    assert policy.effective_lead == 5.0

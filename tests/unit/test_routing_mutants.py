@@ -194,3 +194,19 @@ def test_resolve_installed_libraries(monkeypatch: pytest.MonkeyPatch) -> None:
     decode = resolve_decoder("msgspec")
     assert decode is not None
     assert decode(b"1") == ("msgspec", b"1")
+
+
+def test_fast_path_unrouted_error_shows_the_frame() -> None:
+    with pytest.raises(FrameError) as info:
+        JsonProtocol(unrouted="error").decode('{"x": 1}')
+    assert str(info.value) == "message has no 'channel' channel: '{\"x\": 1}'"
+    assert info.value.frame == '{"x": 1}'
+
+
+def test_general_path_invalid_json_keeps_the_frame() -> None:
+    with pytest.raises(FrameError) as info:
+        JsonProtocol(channel_key="a.b").decode("{")
+    assert info.value.frame == "{"
+    with pytest.raises(FrameError) as info:
+        JsonProtocol().decode(b"\xff")
+    assert info.value.frame == b"\xff"

@@ -132,6 +132,8 @@ def test_connected_after_failures() -> None:
     s = sup(backoff=FixedDelay(delay=2.0))
     error = ConnectError("refused")
     decision = s.connect_failed(5.0, Failure(error=error))
+    assert isinstance(decision, Retry)
+    assert decision.event.error is error  # Reconnecting.error is not compared by ==
     assert decision == Retry(
         Reconnecting(attempt=2, delay=2.0, reason=R.NETWORK_ERROR, error=error)
     )
@@ -678,3 +680,34 @@ def test_classify_close_table(given: dict[str, Any], loss: Loss) -> None:
     got = close(**given)
     assert got == loss
     assert (got.code, got.reason_text) == (loss.code, loss.reason_text)
+
+
+def test_resume_while_reconnecting_continues_the_count() -> None:
+    s = sup(backoff=FixedDelay(delay=2.0))
+    s.connect_failed(1.0, net_failure())
+    s.connect_failed(2.0, net_failure())
+    assert (s.attempt, s.step) == (3, 3)
+    decision = s.resume(2.5)
+    assert decision == Retry(Reconnecting(attempt=4, delay=0.0, reason=R.NETWORK_ERROR, error=None))
+    assert (s.attempt, s.step) == (4, 4)
+
+
+def test_small_delays_are_kept() -> None:
+    decision = sup(backoff=FixedDelay(delay=0.5)).connect_failed(0.0, net_failure())
+    assert isinstance(decision, Retry)
+    assert decision.delay == 0.5
+
+
+def test_reconnect_policy_gets_the_context_and_short_waits() -> None:
+    seen: list[Any] = []
+
+    class Records:
+        def should_reconnect(self, ctx: Any) -> float:
+            seen.append(ctx)
+            return 0.5
+
+    s = paused(should_reconnect=Records())
+    context = ctx(s, 5.0)
+    assert s.tick(context) is None
+    assert seen == [context]
+    assert s.resume_at == 5.5

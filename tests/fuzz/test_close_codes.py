@@ -12,7 +12,7 @@ from wsevents.testing import FakeClient
 reasons = st.text(max_size=123).filter(lambda text: len(text.encode()) <= 123)
 
 
-@fuzz_settings(40)
+@fuzz_settings(200)
 @given(code=st.sampled_from(sorted(WIRE_CODES)), reason=reasons)
 async def test_close_codes_map_to_documented_reasons(live: Live, code: int, reason: str) -> None:
     """A close from the server with any valid code and reason is a ``disconnect`` with

@@ -106,14 +106,14 @@ def expect_frame(frame: str | bytes) -> Expect:
     return Keep((expected_event(frame),))
 
 
-@fuzz_settings(60)
+@fuzz_settings(300)
 @given(frame=texts)
 async def test_text_frames(live: Live, frame: str) -> None:
     """Any text frame is delivered, or is an error event, or (too large) a 1009 reconnect."""
     await live.check(lambda client: client.websocket.send(frame), expect_frame(frame))
 
 
-@fuzz_settings(40)
+@fuzz_settings(200)
 @given(frame=st.binary(max_size=300) | texts.map(lambda t: t.encode()))
 async def test_binary_frames(live: Live, frame: bytes) -> None:
     """Binary frames are decoded as JSON (any UTF), else an error event; the feed goes on."""
@@ -144,7 +144,7 @@ def expect_text_bytes(data: bytes) -> Expect:
     return Keep((expected_event(text),))
 
 
-@fuzz_settings(30)
+@fuzz_settings(150)
 @given(data=invalid_utf8() | st.binary(max_size=64))
 async def test_text_frames_with_invalid_utf8(live: Live, data: bytes) -> None:
     """A text frame that is not UTF-8 ends the connection with 1007 (PROTOCOL_ERROR)."""

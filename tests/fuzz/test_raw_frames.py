@@ -251,7 +251,7 @@ def picows_differs(program: Program) -> str | None:
     return None
 
 
-@fuzz_settings(120)
+@fuzz_settings(500)
 @given(program=programs())
 async def test_raw_frames(raw_live: Live, program: Program) -> None:
     """Any sequence of frames gives websockets' outcome: the messages it delivers, then

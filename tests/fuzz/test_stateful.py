@@ -218,6 +218,6 @@ class PicowsMachine(ConnectionMachine):
 
 
 TestStatefulWebsockets = WebsocketsMachine.TestCase
-TestStatefulWebsockets.settings = fuzz_settings(15, stateful_step_count=12)
+TestStatefulWebsockets.settings = fuzz_settings(150, stateful_step_count=12)
 TestStatefulPicows = PicowsMachine.TestCase
-TestStatefulPicows.settings = fuzz_settings(15, stateful_step_count=12)
+TestStatefulPicows.settings = fuzz_settings(150, stateful_step_count=12)

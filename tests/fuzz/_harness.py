@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, settings
+from websockets.exceptions import ConnectionClosed
 
 import wsevents
 from tests.conftest import MS
@@ -234,7 +235,12 @@ class Live:
         """Publish a sentinel on ``client``; wait for it; return its index in events."""
         self._sentinels += 1
         n = self._sentinels
-        await client.publish("sentinel", {"n": n})
+        try:
+            await client.publish("sentinel", {"n": n})
+        except ConnectionClosed:
+            raise AssertionError(
+                f"the connection ended; events {_short(self.events[start:])}"
+            ) from None
         wanted = ("message:sentinel", {"channel": "sentinel", "n": n})
 
         def index() -> int | None:

@@ -594,17 +594,17 @@ class Dispatcher:
         await self._report(exc)
 
     async def _report(self, exc: Exception) -> None:
-        """Call the ``error`` handlers now (from the dispatcher), or log when there are none."""
+        """Call the ``error`` handlers now (from the dispatcher); logged when no
+        handler listens (observers follow errors too, but do not handle them)."""
         handlers = self._emitter.handlers(ERROR)
-        if not handlers:
+        if not self._emitter.listeners(ERROR):
             logger.error("unhandled error (add an 'error' handler to receive it)", exc_info=exc)
-            return
         for handler in handlers:
             try:
                 result = handler(exc)
                 if result is not None and _isawaitable(result):
                     await result
-            except Exception as inner:
+            except Exception as inner:  # noqa: BLE001 - never recurse into error
                 logger.error("an 'error' handler raised", exc_info=inner)
 
 

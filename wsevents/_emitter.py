@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from pyee.base import EventEmitter
 
-from .events import ERROR, MESSAGE, MESSAGE_PREFIX
+from .events import MESSAGE, MESSAGE_PREFIX
 
 
 __all__ = ["NOT_INLINE", "Emitter", "Handlers"]
@@ -168,8 +168,7 @@ class Emitter(EventEmitter):
         found = tuple(events[name].values()) if name in events else _NO_HANDLERS
         if name.startswith(MESSAGE_PREFIX) and MESSAGE in events:
             found = tuple(events[MESSAGE].values()) + found
-        if self._observers and name != ERROR:
-            # (errors are not followed: an unhandled one is still logged)
+        if self._observers:
             found += tuple(functools.partial(observer, name) for observer in self._observers)
         return found
 

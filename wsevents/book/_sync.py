@@ -7,19 +7,19 @@ in), so every path is tested without sockets.
 
 States::
 
-    SYNCING --snapshot + straddling diff--> LIVE --gap / checksum / crossed /
-       ^                                                 invalid--> SYNCING
-       +---------------- buffer overflow ------------------------+
+    SYNCING --snapshot--> LIVE --gap / checksum / crossed / bad level--> SYNCING
+       |                                                                    ^
+       +------------------ buffer overflow ---------------------------------+
 
-While SYNCING without a snapshot, updates are buffered (at most
-``max_buffer``; one more is an ``OVERFLOW`` resync, never a silent drop).  A
-REST snapshot drops the buffered updates it already covers (stale), checks
-that the first remaining one straddles it, then replays the rest strictly in
-sequence; if the snapshot is older than every buffered update, that is a
-``GAP`` and another snapshot is fetched.  A venue that sends snapshots on the
-socket (Bybit, OKX) skips the buffer: what arrives before its snapshot is
-older than it.  While LIVE, an update that does not follow the last one
-applied is a gap (a repeated or older one is dropped: the book already has it).
+While SYNCING, updates are buffered (at most ``max_buffer``; one more is an
+``OVERFLOW`` resync, never a silent drop).  A REST snapshot makes the book
+LIVE at the snapshot's id; the buffered updates it covers are dropped
+(stale), the first one left must straddle it (else the snapshot is older than
+the updates: a ``GAP``, and another snapshot), and the rest are applied
+strictly in sequence.  A venue that sends snapshots on the socket (Bybit,
+OKX) needs no buffer: what arrives before its snapshot is older than it.
+While LIVE, an update that does not follow the last one applied is a gap; a
+repeated or older one is dropped (the book already has it).
 
 .. versionadded:: 0.2
 """
@@ -93,12 +93,12 @@ class SymbolSync:
         "_buffer",
         "_chained",
         "_checksum",
-        "_have_snapshot",
         "_max_buffer",
         "_skipped",
         "_snapshots",
         "_socket",
         "_started_at",
+        "_straddle",
         "book",
         "generation",
         "state",
@@ -124,7 +124,8 @@ class SymbolSync:
         self._max_buffer = max_buffer
         self._checksum = checksum
         self._buffer: list[_Buffered] = []
-        self._have_snapshot = False
+        #: LIVE on a REST snapshot: the next update must straddle it
+        self._straddle = False
         self._started_at = 0.0
         self._snapshots = 0
         self._skipped = 0
@@ -149,7 +150,7 @@ class SymbolSync:
         self.generation += 1
         self.book.clear()
         self._buffer.clear()
-        self._have_snapshot = False
+        self._straddle = False
         self._started_at = now
         self._snapshots = 0
         self._skipped = 0
@@ -169,11 +170,13 @@ class SymbolSync:
 
         Returns:
             :data:`APPLIED` when applied to a LIVE book, :data:`NOTHING` when
-            buffered or dropped as stale, else a step with ``synced`` or ``resync``.
+            buffered or dropped as stale, else a step with ``resync``.
         """
         if self.state is BookState.LIVE:
             current = self.book.update_id
             assert current is not None
+            if self._straddle:
+                return self._first(first, last, prev, bids, asks, checksum, now, current)
             if (prev == current) if self._chained else (first == current + 1):
                 return self._apply(last, bids, asks, checksum, now)
             if last <= current:
@@ -186,10 +189,8 @@ class SymbolSync:
                 received=received,
                 detail=f"update {first}..{last} (after {received}) does not follow {current}",
             )
-        if self._have_snapshot:
-            return self._join(first, last, prev, bids, asks, checksum, now)
         if self._socket:
-            self._skipped += 1
+            self._skipped += 1  # older than the snapshot the subscription brings
             return NOTHING
         if len(self._buffer) >= self._max_buffer:
             return self.start(
@@ -209,53 +210,51 @@ class SymbolSync:
     ) -> Step:
         """A snapshot arrived (from the ``snapshot`` callable or the socket).
 
+        The book is LIVE from here on, at the snapshot's id: for a REST
+        snapshot, the buffered updates it does not cover are applied at once
+        (the first must straddle it), and the first update to come must
+        straddle it too if none did.
+
         Args:
             snapshot: The snapshot.
             now: The caller's clock.
             generation: The :attr:`generation` the fetch began in; a snapshot of
                 an older generation is ignored.  ``None`` for socket snapshots.
             checksum: The venue's checksum of the snapshot (socket snapshots).
+
+        Returns:
+            A step with ``update`` and ``snapshot`` (and ``synced`` unless the
+            book was LIVE already), or with ``resync``.
         """
         if generation is not None and generation != self.generation:
             return NOTHING
+        was_live = self.state is BookState.LIVE
         try:
             self.book.load(snapshot.bids, snapshot.asks, snapshot.update_id)
         except (ValueError, TypeError, IndexError) as exc:
             step = self.start(ResyncReason.INVALID, now, detail=f"bad snapshot: {exc}")
             return attrs.evolve(step, error=exc)
         self._snapshots += 1
-        if self.state is BookState.LIVE or self._socket:
-            # A socket snapshot: the book is the venue's from here on.
-            was_live = self.state is BookState.LIVE
-            self.state = BookState.LIVE
-            problem = self._check(checksum, now)
-            if problem is not None:
-                return problem
-            if was_live:
-                return Step(update=True, snapshot=True)
-            return Step(update=True, snapshot=True, synced=self._synced(now, 0))
-        self._have_snapshot = True
+        self.state = BookState.LIVE
+        self._straddle = not self._socket
+        problem = self._check(checksum, now)
+        if problem is not None:
+            return problem
         buffered = self._buffer
         self._buffer = []
         replayed = 0
-        for first, last, prev, bids, asks, checksum in buffered:
-            step = self._join(first, last, prev, bids, asks, checksum, now)
+        for first, last, prev, bids, asks, diff_checksum in buffered:
+            step = self.update(first, last, prev, bids, asks, diff_checksum, now)
             if step.resync is not None:
                 return step
-            if self._is_live() and step is not NOTHING:
-                replayed += 1
-        if self._is_live():
-            return Step(update=True, snapshot=True, synced=self._synced(now, replayed))
-        return NOTHING  # every buffered update is stale: wait for the straddling one
+            replayed += step is APPLIED
+        if was_live:
+            return Step(update=True, snapshot=True)
+        return Step(update=True, snapshot=True, synced=self._synced(now, replayed))
 
     # -- internals ------------------------------------------------------------------
 
-    def _is_live(self) -> bool:
-        # A method, not ``self.state is ...`` inline: the state changes under the
-        # replay loop, which a type checker's narrowing cannot see.
-        return self.state is BookState.LIVE
-
-    def _join(
+    def _first(
         self,
         first: int,
         last: int,
@@ -264,27 +263,9 @@ class SymbolSync:
         asks: Sequence[Any],
         checksum: int | None,
         now: float,
+        snap: int,
     ) -> Step:
-        """An update after the snapshot was taken: stale, the first one (straddle),
-        or one that must follow the last applied."""
-        if self.state is BookState.LIVE:
-            current = self.book.update_id
-            assert current is not None
-            follows = (prev == current) if self._chained else (first == current + 1)
-            if not follows:
-                if last <= current:
-                    self._skipped += 1
-                    return NOTHING
-                return self.start(
-                    ResyncReason.GAP,
-                    now,
-                    expected=current if self._chained else current + 1,
-                    received=prev if self._chained else first,
-                    detail=f"buffered update {first}..{last} does not follow {current}",
-                )
-            return self._apply(last, bids, asks, checksum, now)
-        snap = self.book.update_id
-        assert snap is not None
+        """The first update after a REST snapshot: stale, straddling, or a gap."""
         if (last < snap) if self._chained else (last <= snap):
             self._skipped += 1
             return NOTHING
@@ -295,13 +276,10 @@ class SymbolSync:
                 now,
                 expected=snap if self._chained else snap + 1,
                 received=first,
-                detail=f"the snapshot ({snap}) is older than the updates ({first}..{last})",
+                detail=f"the snapshot ({snap}) is older than the update ({first}..{last})",
             )
-        self.state = BookState.LIVE
-        step = self._apply(last, bids, asks, checksum, now)
-        if step.resync is not None:
-            return step
-        return Step(update=True, snapshot=True, synced=self._synced(now, 0))
+        self._straddle = False
+        return self._apply(last, bids, asks, checksum, now)
 
     def _apply(
         self,

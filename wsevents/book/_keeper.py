@@ -332,8 +332,6 @@ class BookKeeper:
                 generation = sync.generation
                 try:
                     reply = await self._request(symbol)
-                except asyncio.CancelledError:
-                    raise
                 except NotConnected:
                     return  # fetched again on the next connect
                 except Exception as exc:  # noqa: BLE001 - the user's coroutine: retried

@@ -161,3 +161,10 @@ def field(message: Any, key: str, venue: str, kind: type = int) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise BookError(f"{venue} book message: {key!r} is not {kind.__name__}: {_short(message)}")
     return value
+
+
+def missing(message: Any, keys: Sequence[str], venue: str) -> BookError:
+    """The error for a message that lacks one of ``keys`` (or is not a mapping)."""
+    for key in keys:
+        field(message, key, venue, object)  # raises, naming the first missing key
+    return BookError(f"{venue}: not a depth update: {_short(message)}")

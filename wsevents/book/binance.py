@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ._venue import BookError, Sequencing, Update, Venue, field
+from ._venue import Sequencing, Update, Venue, missing
 
 
 __all__ = ["BINANCE_FUTURES", "BINANCE_SPOT", "BinanceFutures", "BinanceSpot"]
@@ -42,9 +42,7 @@ class BinanceSpot(Venue):
                 message["s"], False, message["U"], message["u"], None, message["b"], message["a"]
             )
         except (KeyError, TypeError, IndexError):
-            for key in ("s", "U", "u", "b", "a"):
-                field(message, key, self.name, object)
-            raise BookError(f"{self.name}: not a depth update: {message!r:.200}") from None
+            raise missing(message, ("s", "U", "u", "b", "a"), self.name) from None
 
 
 class BinanceFutures(Venue):
@@ -67,9 +65,7 @@ class BinanceFutures(Venue):
                 message["a"],
             )
         except (KeyError, TypeError, IndexError):
-            for key in ("s", "U", "u", "pu", "b", "a"):
-                field(message, key, self.name, object)
-            raise BookError(f"{self.name}: not a depth update: {message!r:.200}") from None
+            raise missing(message, ("s", "U", "u", "pu", "b", "a"), self.name) from None
 
 
 #: Binance spot depth diffs.

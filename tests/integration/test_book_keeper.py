@@ -11,7 +11,7 @@ import pytest
 
 import wsevents
 from tests.conftest import MS, Recorder, until
-from tests.integration.test_book_venues import start, wait_live
+from tests.integration.test_book_venues import record, start, wait_live
 from wsevents.book import (
     BINANCE_SPOT,
     BYBIT,
@@ -58,11 +58,11 @@ async def test_requested_resync_reads_and_context_manager(
     assert keeper.book("ETHUSDT") is None
     assert keeper.state("ETHUSDT") is None
     with pytest.raises(KeyError):
-        keeper.resync("ETHUSDT")
+        await keeper.resync("ETHUSDT")
     await feed.publish(3)
     await wait_live(keeper, feed)
     assert "1/1 live" in repr(keeper)
-    keeper.resync("BTCUSDT")
+    await keeper.resync("BTCUSDT")
     assert keeper.state("BTCUSDT") is BookState.SYNCING
     assert rec.of("resync")[-1].reason is ResyncReason.REQUESTED
     await feed.publish(2)
@@ -70,7 +70,7 @@ async def test_requested_resync_reads_and_context_manager(
     async with keeper:
         pass
     # closed: no more handlers, no more fetches
-    keeper.resync("BTCUSDT")
+    await keeper.resync("BTCUSDT")
     await feed.publish(2)
     await until(lambda: ws.stats.messages_delivered >= 7)
     assert keeper.state("BTCUSDT") is BookState.SYNCING
@@ -84,15 +84,15 @@ async def test_handlers_that_raise_become_error_events(
     feed = BookFeed(server, "binance", "BTCUSDT", seed=2)
     ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
     keeper = BookKeeper(ws, BINANCE_SPOT, channels=[feed.channel], snapshot=feed.snapshot)
-    rec = Recorder(ws, "error", "book:BTCUSDT")
+    rec = record(ws, keeper, "book:BTCUSDT")
     boom = RuntimeError("handler bug")
 
     def explode(_payload: Any) -> None:
         raise boom
 
-    ws.on("synced", explode)  # runs in the snapshot task: reported there
-    ws.on("resync", explode)  # the first resync runs in the message handler
-    ws.on("book:BTCUSDT", explode)
+    keeper.on("synced", explode)  # runs in the snapshot task: reported there
+    keeper.on("resync", explode)  # the first resync runs in the message handler
+    keeper.on("book:BTCUSDT", explode)
     await ws.connect()
     await server.wait_for_client()
     await feed.publish(3)
@@ -147,7 +147,7 @@ async def test_errors_without_an_error_handler_are_logged(
     calls.clear()
     caplog.clear()
     with caplog.at_level(logging.ERROR, logger="wsevents.book"):
-        keeper.resync("BTCUSDT")
+        await keeper.resync("BTCUSDT")
         await until(lambda: len(calls) >= 1)
         await until(lambda: any("handler raised" in r.getMessage() for r in caplog.records))
     await keeper.aclose()
@@ -160,12 +160,13 @@ async def test_a_socket_venue_attached_mid_stream_asks_for_a_snapshot(
     keeper subscribes again to get one."""
     feed = BookFeed(server, "bybit", "BTCUSDT", seed=4)
     ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
-    rec = Recorder(ws, "synced")
+    rec = Recorder(ws, "connect")
     await ws.connect()
     client = await server.wait_for_client()
     await client.wait_subscribed(feed.channel)
     await until(lambda: ws.stats.messages_delivered >= 1)  # the subscription's snapshot
     keeper = BookKeeper(ws, BYBIT, channels=[feed.channel])
+    rec = record(ws, keeper, "synced")
     await feed.publish(2)
     await rec.wait_count("synced", 1)
     await feed.publish(2)
@@ -217,7 +218,7 @@ async def test_a_resync_while_disconnected_waits_for_the_connection(
     await feed.publish(2)
     await wait_live(keeper, feed)
     await ws.request_disconnect()
-    keeper.resync("ETH-USDT")
+    await keeper.resync("ETH-USDT")
     await until(lambda: not keeper._fetches)
     assert rec.of("error") == []
     await ws.resume()
@@ -310,4 +311,96 @@ async def test_book_feed_publishes_given_levels_and_repeats_nothing_at_first(
     await feed.publish(1)
     await wait_live(keeper, feed)
     assert (99.0, 5.0) in keeper.book("BTCUSDT").bids()  # type: ignore[union-attr]
+    await keeper.aclose()
+
+
+async def test_async_handlers_are_awaited_in_order(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """A coroutine handler of a keeper event is awaited before the next handler and
+    the next message, as the connection does; what it raises is an ``error``."""
+    feed = BookFeed(server, "bybit", "BTCUSDT", seed=11)
+    ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
+    keeper = BookKeeper(ws, BYBIT, channels=[feed.channel])
+    order: list[str] = []
+    boom = RuntimeError("async handler bug")
+
+    async def slow(payload: Any) -> None:
+        await asyncio.sleep(0)
+        order.append(f"slow {type(payload).__name__}")
+
+    async def failing(payload: Any) -> None:
+        await asyncio.sleep(0)
+        raise boom
+
+    def after(payload: Any) -> Any:
+        order.append(f"after {type(payload).__name__}")
+        return slow(payload) if isinstance(payload, BookUpdate) and payload.snapshot else None
+
+    keeper.on("resync", slow)
+    keeper.on("resync", failing)
+    keeper.on("resync", after)
+    keeper.on("synced", after)
+    keeper.on("book:BTCUSDT", slow)
+    keeper.on("book:BTCUSDT", after)
+    rec = record(ws, keeper)
+    await ws.connect()
+    client = await server.wait_for_client()
+    await client.wait_subscribed(feed.channel)
+    await feed.publish(2)
+    await wait_live(keeper, feed)
+    await until(lambda: len(order) >= 10)
+    assert order[:7] == [
+        "slow Resync",
+        "after Resync",
+        "after Synced",
+        "slow BookUpdate",
+        "after BookUpdate",
+        "slow BookUpdate",  # returned by `after` for the snapshot update
+        "slow BookUpdate",
+    ]
+    assert rec.of("error") == [boom]
+
+    # a drop: every symbol's resync, with async handlers, before anything else
+    await server.drop()
+    await rec.wait(lambda r: len(r.of("error")) == 2)
+    assert "slow Resync" in order[10:]
+
+    # removing listeners is seen at once (the handler cache is refreshed)
+    keeper.remove_all_listeners("book:BTCUSDT")
+    keeper.remove_all_listeners()
+    count = len(order)
+    await server.wait_for_client(2)
+    await feed.publish(3)
+    await wait_live(keeper, feed)
+    assert len(order) == count
+    await keeper.aclose()
+
+
+async def test_several_handler_errors_are_all_reported(
+    server: FakeServer, make_connection: Make
+) -> None:
+    feed = BookFeed(server, "binance", "BTCUSDT", seed=12)
+    ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
+    keeper = BookKeeper(ws, BINANCE_SPOT, channels=[feed.channel], snapshot=feed.snapshot)
+    first, second = RuntimeError("one"), RuntimeError("two")
+
+    def one(_payload: Any) -> None:
+        raise first
+
+    def two(_payload: Any) -> None:
+        raise second
+
+    keeper.on("book:BTCUSDT", one)
+    keeper.on("book:BTCUSDT", two)
+    keeper.once("resync", one)
+    keeper.once("resync", two)
+    rec = record(ws, keeper)
+    await ws.connect()
+    await server.wait_for_client()
+    await feed.publish(2)
+    await wait_live(keeper, feed)
+    await feed.publish(1)
+    await rec.wait(lambda r: len(r.of("error")) >= 6)
+    assert set(map(id, rec.of("error"))) == {id(first), id(second)}
     await keeper.aclose()

@@ -65,12 +65,19 @@ async def wait_live(keeper: BookKeeper, feed: BookFeed) -> None:
     assert book.bids(3) == feed.truth.bids(3)
 
 
+def record(ws: wsevents.Connection, keeper: BookKeeper, *events: str) -> Recorder:
+    """A Recorder of the keeper's ``events`` and of the connection's ``error``."""
+    rec = Recorder(keeper, *events)  # type: ignore[arg-type]
+    ws.on("error", rec._handler("error"))
+    return rec
+
+
 async def start(
     server: FakeServer, make_connection: Make, feed: BookFeed, **options: Any
 ) -> tuple[wsevents.Connection, BookKeeper, Recorder]:
     ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
     keeper = keeper_for(ws, feed, **options)
-    rec = Recorder(ws, "resync", "synced", f"book:{feed.symbol}", "error")
+    rec = record(ws, keeper, "resync", "synced", f"book:{feed.symbol}")
     await ws.connect()
     client = await server.wait_for_client()
     if feed.venue in ("bybit", "okx"):
@@ -177,7 +184,7 @@ async def test_one_symbols_resync_never_pauses_another(
         snapshot=snapshot,
         backoff=wsevents.FixedDelay(delay=5 * MS),
     )
-    rec = Recorder(ws, "resync", "synced", "book:ETHUSDT", "book:BTCUSDT")
+    rec = record(ws, keeper, "resync", "synced", "book:ETHUSDT", "book:BTCUSDT")
     await ws.connect()
     await server.wait_for_client()
     await btc.publish(3)

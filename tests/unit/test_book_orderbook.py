@@ -30,8 +30,10 @@ def test_levels_sorted_best_first_and_removed_at_zero() -> None:
     assert len(book) == 6
     book.apply(bids=[["100.0", "0"], ["97", "0.000"]], asks=[["100.50", "3"]])
     assert book.raw_bids() == [("99.5", "1"), ("98", "3")]
-    # "100.50" is the level "100.5": replaced, and the venue's latest string kept
-    assert book.raw_asks(1) == [("100.50", "3")]
+    # "100.50" is the level "100.5": its size replaced, known by its first spelling
+    assert book.raw_asks(1) == [("100.5", "3")]
+    book.apply(asks=[["100.500", "0"]])
+    assert book.best_ask == (101.0, 1.5)
     assert "BTCUSDT" in repr(book)
 
 

@@ -154,3 +154,25 @@ def test_a_gap_inside_the_buffer_is_a_resync_at_replay() -> None:
     assert step.resync.reason is ResyncReason.GAP
     assert step.fetch
     assert sync.state is BookState.SYNCING
+
+
+def test_bad_levels_in_the_straddling_and_the_live_updates() -> None:
+    sync = make()
+    sync.snapshot(SNAP, 0.0, generation=sync.generation)
+    step = sync.update(101, 101, None, [["98", "x"]], [], None, 0.0)  # the straddling one
+    assert step.resync is not None
+    assert step.resync.reason is ResyncReason.INVALID
+    sync.snapshot(SNAP, 0.0, generation=sync.generation)
+    assert sync.update(101, 101, None, [], [], None, 0.0) is APPLIED
+    step = sync.update(102, 102, None, [["99", "-1"]], [], None, 0.0)  # a known level
+    assert step.resync is not None
+    assert step.resync.reason is ResyncReason.INVALID
+    assert "negative" in step.resync.detail
+
+
+def test_a_straddling_update_that_crosses_the_book_resyncs() -> None:
+    sync = make()
+    sync.snapshot(SNAP, 0.0, generation=sync.generation)
+    step = sync.update(100, 101, None, [["101.5", "1"]], [], None, 0.0)
+    assert step.resync is not None
+    assert step.resync.reason is ResyncReason.CROSSED

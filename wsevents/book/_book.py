@@ -12,11 +12,13 @@ same level, as they are for the venue.  A size is only compared with zero
 strings (or convert them to ``Decimal`` yourself) for arithmetic that must not
 round.
 
-Each side is a dict ``key -> (price, size, size as float)`` plus a sorted list of
-keys (bids negated, so both lists are ascending from the best level): updating
-an existing level is one dict store, a new or removed level one ``bisect`` in
-the list, the best level is ``keys[0]`` (O(1)) and depth ``n`` reads ``n`` keys
-(O(n)).
+Each side keeps the sizes by the venue's price string, the price strings by
+float key, and a sorted list of keys (bids negated, so both lists ascend from
+the best level).  Updating a level the venue spells as before is one dict
+lookup and one store, without parsing the price; a new or removed level is
+one ``bisect`` in the list (another spelling of a known price, ``"1.50"``
+for ``"1.5"``, is found through its float); the best level is ``keys[0]``
+(O(1)) and depth ``n`` reads ``n`` keys (O(n)); sizes are parsed when read.
 
 .. versionadded:: 0.2
 """
@@ -46,61 +48,94 @@ def _text(value: Any) -> str:
 
 
 class _Side:
-    """One side of a book: levels by key, and the keys sorted best first."""
+    """One side of a book: sizes by the venue's price string, and the prices
+    (as signed floats) sorted best first."""
 
-    __slots__ = ("keys", "levels", "sign")
+    __slots__ = ("keys", "names", "sign", "sizes")
 
     def __init__(self, sign: float) -> None:
         #: +1.0 for asks (lowest first), -1.0 for bids (highest first)
         self.sign = sign
-        self.levels: dict[float, tuple[str, str, float]] = {}
+        #: the venue's price string -> its size as given (a string, normally): an
+        #: update of a level the venue spells as before is one lookup and one store
+        self.sizes: dict[str, Any] = {}
+        #: signed price -> the price string the level is known by
+        self.names: dict[float, str] = {}
+        #: the signed prices, ascending (best first)
         self.keys: list[float] = []
 
     def clear(self) -> None:
-        self.levels.clear()
+        self.sizes.clear()
+        self.names.clear()
         self.keys.clear()
 
     def apply(self, updates: Iterable[Sequence[Any]]) -> None:
         """Set each level's size; a zero size removes the level.
 
         Raises:
-            ValueError: A level is not ``[price, size, ...]`` with numeric
-                strings, or a size is negative; levels before it were applied.
+            ValueError: A price or size is not a number, a size is negative or
+                not finite, or a new price is not finite; the levels before it
+                were applied.
+            IndexError: A level has fewer than two fields.
         """
-        levels = self.levels
-        keys = self.keys
-        sign = self.sign
+        sizes = self.sizes
+        inf = _INF
         for level in updates:
             price = level[0]
             size = level[1]
-            key = sign * float(price)
-            amount = float(size)
-            if amount:
-                if not (0.0 < amount < _INF and -_INF < key < _INF):
-                    raise ValueError(f"bad level {list(level)!r}: negative or non-finite")
-                if key not in levels:
-                    keys.insert(bisect_left(keys, key), key)
-                levels[key] = (_text(price), _text(size), amount)
-            elif key in levels:
-                del levels[key]
-                del keys[bisect_left(keys, key)]
+            if price in sizes:
+                # A level the venue spells as before: no parsing of the price.
+                amount = float(size)
+                if 0.0 < amount < inf:
+                    sizes[price] = size
+                    continue
+                if amount == 0.0:
+                    key = self.sign * float(price)
+                    del sizes[price]
+                    del self.names[key]
+                    keys = self.keys
+                    del keys[bisect_left(keys, key)]
+                    continue
+            self._other(level, price, size)
+
+    def _other(self, level: Sequence[Any], price: Any, size: Any) -> None:
+        """A new level, a removal, another spelling of a known price, or bad input."""
+        text = price if price.__class__ is str else str(price)
+        key = self.sign * float(text)
+        amount = float(size)
+        if not -_INF < key < _INF or amount != amount or amount < 0.0 or amount == _INF:
+            raise ValueError(f"bad level {list(level)!r}: negative or not finite")
+        name = self.names.get(key)
+        if amount:
+            if name is None:
+                # A new level, known from now on by this spelling.
+                self.keys.insert(bisect_left(self.keys, key), key)
+                self.names[key] = name = text
+            self.sizes[name] = size
+        elif name is not None:
+            del self.sizes[name]
+            del self.names[key]
+            keys = self.keys
+            del keys[bisect_left(keys, key)]
 
     def top(self, depth: int | None) -> list[Level]:
-        levels = self.levels
+        sizes = self.sizes
+        names = self.names
         keys = self.keys if depth is None else self.keys[:depth]
         sign = self.sign
-        return [(sign * key, levels[key][2]) for key in keys]
+        return [(sign * key, float(sizes[names[key]])) for key in keys]
 
     def raw(self, depth: int | None) -> list[RawLevel]:
-        levels = self.levels
+        sizes = self.sizes
+        names = self.names
         keys = self.keys if depth is None else self.keys[:depth]
-        return [levels[key][:2] for key in keys]
+        return [(names[key], _text(sizes[names[key]])) for key in keys]
 
     def best(self) -> Level | None:
         if not self.keys:
             return None
         key = self.keys[0]
-        return (self.sign * key, self.levels[key][2])
+        return (self.sign * key, float(self.sizes[self.names[key]]))
 
 
 class OrderBook:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
@@ -100,24 +100,26 @@ class Synced:
     skipped: int = 0
 
 
-@attrs.frozen(kw_only=True)
-class BookUpdate:
+class BookUpdate(NamedTuple):
     """Payload of ``book:<symbol>``: an update was applied to a LIVE book.
+
+    A named tuple rather than a frozen attrs class: it is built once per
+    applied update, and a tuple costs a third as much.
 
     Args:
         symbol: The symbol.
         book: The book itself, already updated (read it now: it keeps changing).
         update_id: The venue's id of this update.
-        bids: The bid levels of the update, as the venue sent them.
-        asks: The ask levels of the update.
-        snapshot: True when the update replaced the whole book (the first one
-            after ``synced``, or a venue's own fresh snapshot such as Bybit's
-            ``u == 1`` reset).
+        bids: The bid levels of the update, as the venue sent them (every bid
+            of the book when ``snapshot``).
+        asks: The ask levels of the update (every ask when ``snapshot``).
+        snapshot: True when the whole book changed: the first update after
+            ``synced``, or a venue's own fresh snapshot (Bybit's ``u == 1``).
     """
 
     symbol: str
-    book: OrderBook = attrs.field(eq=False, repr=False)
+    book: OrderBook
     update_id: int | None
-    bids: Sequence[Any] = attrs.field(repr=False)
-    asks: Sequence[Any] = attrs.field(repr=False)
+    bids: Sequence[Any]
+    asks: Sequence[Any]
     snapshot: bool = False

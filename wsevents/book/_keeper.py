@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
 import attrs
+from pyee.base import EventEmitter
 
 from ..backoff import Backoff, ExponentialBackoff
 from ..connection import Connection
@@ -52,26 +54,28 @@ SnapshotFunction = Callable[[str], Awaitable[Any]]
 _NO_LOSS = (_Reason.HANDOVER, _Reason.SHUTDOWN)
 
 
-class BookKeeper:
+class BookKeeper(EventEmitter):
     """Keeps one :class:`OrderBook` per symbol of a connection's depth channels,
     never silently wrong.
 
-    Every book is SYNCING until a snapshot and the updates that follow it make
-    it LIVE (``synced``); any gap, checksum mismatch, crossed book, bad level,
-    buffer overflow or lost connection sends that symbol alone back to SYNCING
-    (``resync``, with the reason) and fetches a new snapshot.  ``book:<symbol>``
-    fires for every update applied to a LIVE book, and never otherwise.
+    Every book is SYNCING until a snapshot makes it LIVE (``synced``); any gap,
+    checksum mismatch, crossed book, bad level, buffer overflow or lost
+    connection sends that symbol alone back to SYNCING (``resync``, with the
+    reason) and fetches a new snapshot.  ``book:<symbol>`` fires for every
+    update applied to a LIVE book, and never otherwise.
 
-    Events are emitted on the connection (``ws.on("book:BTCUSDT")``) from the
-    connection's own message handler, so plain-function handlers run at once,
-    in order with the messages; a coroutine handler is scheduled as a task
-    (pyee's rule for ``emit``), so prefer plain functions here.  What a handler
-    raises is reported as an ``error`` event and never stops the keeper.
+    The keeper is a pyee ``EventEmitter``: ``@books.on("book:BTCUSDT")``,
+    ``books.on("resync", f)``, ``once``, ``remove_listener`` as in pyee.  Its
+    handlers run from the connection's message handler, in order with the
+    messages: a plain function at once, and an awaitable a handler returns
+    (a coroutine function's) is awaited before the next message, as the
+    connection does.  What a handler raises, and every bad message or failed
+    snapshot, is an ``error`` event *of the connection*; the keeper goes on.
 
     Args:
         ws: The connection (its subscriptions bring the depth channels).
-        venue: The venue's rules (:data:`~wsevents.book.binance.BINANCE_SPOT`,
-            :data:`~wsevents.book.bybit.BYBIT`, :data:`~wsevents.book.okx.OKX`, ...).
+        venue: The venue's rules (:data:`~wsevents.book.BINANCE_SPOT`,
+            :data:`~wsevents.book.BYBIT`, :data:`~wsevents.book.OKX`, ...).
         channels: The channels whose messages are book updates (the names of
             their ``message:<channel>`` events).
         snapshot: ``async snapshot(symbol)``: for REST venues (Binance), return
@@ -108,6 +112,9 @@ class BookKeeper:
             raise ConfigError("snapshot", snapshot, "must be an async callable")
         if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer < 1:
             raise ConfigError("max_buffer", max_buffer, "a positive integer")
+        super().__init__()
+        #: event name -> its handlers, refreshed whenever a listener is added or removed
+        self._cache: dict[str, tuple[Callable[..., Any], ...]] = {}
         self._ws = ws
         self._venue = venue
         self._channels = tuple(channels)
@@ -122,16 +129,40 @@ class BookKeeper:
         self._names: dict[str, str] = {}
         self._fetches: dict[str, asyncio.Task[None]] = {}
         self._closed = False
-        self._handlers: list[tuple[str, Callable[..., Any]]] = [
+        self._attached: list[tuple[str, Callable[..., Any]]] = [
             (f"{MESSAGE_PREFIX}{c}", functools.partial(self._on_message, c)) for c in channels
         ]
-        self._handlers += [(DISCONNECT, self._on_disconnect), (CONNECT, self._on_connect)]
-        for name, handler in self._handlers:
+        self._attached += [(DISCONNECT, self._on_disconnect), (CONNECT, self._on_connect)]
+        for name, handler in self._attached:
             ws.on(name, handler)
 
     def __repr__(self) -> str:
         live = sum(s.state is BookState.LIVE for s in self._syncs.values())
         return f"<BookKeeper {self._venue.name} {live}/{len(self._syncs)} live>"
+
+    # -- pyee registry hooks: keep the handler cache exact ---------------------------
+
+    def _add_event_handler(self, event: str, k: Callable[..., Any], v: Callable[..., Any]) -> None:
+        super()._add_event_handler(event, k, v)
+        with self._lock:
+            self._cache.clear()
+
+    def _remove_listener(self, event: str, f: Callable[..., Any]) -> None:
+        # Called with self._lock held (pyee's "naked" removal, once() included).
+        super()._remove_listener(event, f)
+        self._cache.clear()
+
+    def remove_all_listeners(self, event: str | None = None) -> None:
+        """Remove every listener of ``event`` (of every event when None), as in pyee."""
+        super().remove_all_listeners(event)
+        with self._lock:
+            self._cache.clear()
+
+    def _handlers(self, name: str) -> tuple[Callable[..., Any], ...]:
+        with self._lock:
+            events = self._events
+            found = self._cache[name] = tuple(events[name].values()) if name in events else ()
+        return found
 
     # -- reading --------------------------------------------------------------------
 
@@ -152,21 +183,23 @@ class BookKeeper:
 
     # -- control --------------------------------------------------------------------
 
-    def resync(self, symbol: str) -> None:
-        """Rebuild ``symbol``'s book from a new snapshot (reason ``REQUESTED``).
+    async def resync(self, symbol: str) -> None:
+        """Rebuild ``symbol``'s book from a new snapshot (reason ``REQUESTED``);
+        returns once the ``resync`` handlers ran.
 
         Raises:
             KeyError: ``symbol`` was never seen.
         """
         sync = self._syncs[symbol]
-        self._carry_out(sync, sync.start(ResyncReason.REQUESTED, self._clock()), in_task=True)
+        await self._settle(self._carry_out(sync, sync.start(ResyncReason.REQUESTED, self._clock())))
 
     async def aclose(self) -> None:
-        """Stop: remove the keeper's handlers and cancel (and await) its snapshot tasks."""
+        """Stop: remove the keeper's handlers from the connection and cancel (and
+        await) its snapshot tasks."""
         self._closed = True
-        for name, handler in self._handlers:
+        for name, handler in self._attached:
             self._ws.remove_listener(name, handler)
-        self._handlers = []
+        self._attached = []
         tasks = list(self._fetches.values())
         self._fetches.clear()
         for task in tasks:
@@ -187,49 +220,49 @@ class BookKeeper:
 
     # -- connection handlers --------------------------------------------------------
 
-    def _on_message(self, channel: str, message: Any) -> None:
-        update = self._venue.parse(message)
-        symbol = update.symbol
+    def _on_message(self, channel: str, message: Any) -> Awaitable[None] | None:
+        symbol, is_snapshot, first, last, prev, bids, asks, checksum = self._venue.parse(message)
         sync = self._syncs.get(symbol)
+        start = None
         if sync is None:
-            sync = self._new(symbol, channel, update.snapshot)
-        if update.snapshot:
-            snap = Snapshot(update.last, update.bids, update.asks)
-            step = sync.snapshot(snap, self._clock(), checksum=update.checksum)
+            sync, start = self._new(symbol, channel, is_snapshot)
+        if is_snapshot:
+            snap = Snapshot(last, bids, asks)
+            step = sync.snapshot(snap, self._clock(), checksum=checksum)
         else:
-            step = sync.update(
-                update.first,
-                update.last,
-                update.prev,
-                update.bids,
-                update.asks,
-                update.checksum,
-                self._clock(),
-            )
+            step = sync.update(first, last, prev, bids, asks, checksum, self._clock())
+        if start is not None:
+            return self._carry_out(sync, start, step)
         if step is APPLIED:
-            self._ws.emit(
-                self._names[symbol],
-                BookUpdate(
-                    symbol=symbol,
-                    book=sync.book,
-                    update_id=update.last,
-                    bids=update.bids,
-                    asks=update.asks,
-                ),
-            )
-        elif step is not NOTHING:
-            self._carry_out(sync, step, in_task=False)
+            name = self._names[symbol]
+            handlers = self._cache.get(name)
+            if handlers is None:
+                handlers = self._handlers(name)
+            if not handlers:
+                return None
+            errors: list[Exception] = []
+            pending = self._fire(handlers, BookUpdate(symbol, sync.book, last, bids, asks), errors)
+            if errors:
+                raise self._first(errors)
+            return pending
+        if step is NOTHING:
+            return None
+        return self._carry_out(sync, step)
 
-    def _on_disconnect(self, event: Disconnected) -> None:
+    def _on_disconnect(self, event: Disconnected) -> Awaitable[None] | None:
         if event.reason in _NO_LOSS:
-            return
+            return None
         now = self._clock()
+        pendings: list[Awaitable[None]] = []
         for sync in self._syncs.values():
             self._cancel_fetch(sync.symbol)
             step = sync.start(ResyncReason.DISCONNECT, now, detail=event.reason.value)
             # Fetched once connected again: a snapshot taken now would be older
             # than the updates of the next connection.
-            self._carry_out(sync, attrs.evolve(step, fetch=False), in_task=False)
+            pending = self._carry_out(sync, attrs.evolve(step, fetch=False))
+            if pending is not None:
+                pendings.append(pending)
+        return self._chain(pendings) if pendings else None
 
     def _on_connect(self, event: Connected) -> None:
         if self._venue.socket_snapshots:
@@ -240,7 +273,7 @@ class BookKeeper:
 
     # -- internals --------------------------------------------------------------------
 
-    def _new(self, symbol: str, channel: str, is_snapshot: bool) -> SymbolSync:
+    def _new(self, symbol: str, channel: str, is_snapshot: bool) -> tuple[SymbolSync, Step]:
         venue = self._venue
         sync = SymbolSync(
             symbol,
@@ -255,47 +288,130 @@ class BookKeeper:
         step = sync.start(ResyncReason.START, self._clock())
         if is_snapshot:
             step = attrs.evolve(step, fetch=False)  # the snapshot is this very message
-        self._carry_out(sync, step, in_task=False)
-        return sync
+        return sync, step
 
-    def _carry_out(self, sync: SymbolSync, step: Step, *, in_task: bool) -> None:
-        """Emit what ``step`` says, start a fetch if asked; what a handler (or the
-        step) raised is raised at the end, or reported from a task."""
+    def _carry_out(self, sync: SymbolSync, *steps: Step) -> Awaitable[None] | None:
+        """Start a fetch if asked, then emit what the ``steps`` say, in order.
+
+        Returns:
+            ``None`` when every handler ran, or an awaitable that runs the rest
+            (a handler returned an awaitable).
+
+        Raises:
+            Exception: The first error of the step or of a handler (the others
+                are reported), when every handler ran.
+        """
         errors: list[Exception] = []
-        if step.error is not None:
-            errors.append(BookError(f"{step.error}", sync.symbol))
-        ws = self._ws
-        book = sync.book
-        full = None
-        if step.update:
-            # The whole book changed (a snapshot, a resync completed): every level.
-            full = BookUpdate(
-                symbol=sync.symbol,
-                book=book,
-                update_id=book.update_id,
-                bids=book.raw_bids(),
-                asks=book.raw_asks(),
-                snapshot=True,
-            )
-        for name, payload in (
-            (RESYNC, step.resync),
-            (SYNCED, step.synced),
-            (self._names[sync.symbol], full),
-        ):
-            if payload is None:
-                continue
+        events: list[tuple[str, Any]] = []
+        for step in steps:
+            if step.fetch:
+                self._start_fetch(sync)
+            if step.error is not None:
+                errors.append(BookError(f"{step.error}", sync.symbol))
+            if step.resync is not None:
+                events.append((RESYNC, step.resync))
+            if step.synced is not None:
+                events.append((SYNCED, step.synced))
+            if step.update:
+                # The whole book changed (a snapshot, a resync completed): every level.
+                book = sync.book
+                events.append(
+                    (
+                        self._names[sync.symbol],
+                        BookUpdate(
+                            sync.symbol,
+                            book,
+                            book.update_id,
+                            book.raw_bids(),
+                            book.raw_asks(),
+                            True,
+                        ),
+                    )
+                )
+        for index, (name, payload) in enumerate(events):
+            handlers = self._cache.get(name)
+            if handlers is None:
+                handlers = self._handlers(name)
+            pending = self._fire(handlers, payload, errors)
+            if pending is not None:
+                return self._rest(pending, events[index + 1 :], errors)
+        if errors:
+            raise self._first(errors)
+        return None
+
+    def _fire(
+        self, handlers: Sequence[Callable[..., Any]], payload: Any, errors: list[Exception]
+    ) -> Awaitable[None] | None:
+        """Call ``handlers`` in order; an awaitable one returns ends the synchronous
+        part (the rest is returned as an awaitable)."""
+        for index, handler in enumerate(handlers):
             try:
-                ws.emit(name, payload)
-            except Exception as exc:  # noqa: BLE001 - a user's handler: reported below
+                result = handler(payload)
+            except Exception as exc:  # noqa: BLE001 - a user's handler: reported by the caller
                 errors.append(exc)
-        if step.fetch:
-            self._start_fetch(sync)
-        if not errors:
-            return
-        if not in_task:
+                continue
+            if result is not None and inspect.isawaitable(result):
+                return self._finish(result, handlers[index + 1 :], payload, errors)
+        return None
+
+    async def _finish(
+        self,
+        awaitable: Awaitable[Any],
+        handlers: Sequence[Callable[..., Any]],
+        payload: Any,
+        errors: list[Exception],
+    ) -> None:
+        try:
+            await awaitable
+        except Exception as exc:  # noqa: BLE001 - a user's handler: reported by the caller
+            errors.append(exc)
+        for handler in handlers:
+            try:
+                result = handler(payload)
+                if result is not None and inspect.isawaitable(result):
+                    await result
+            except Exception as exc:  # noqa: BLE001 - a user's handler
+                errors.append(exc)
+
+    async def _rest(
+        self, pending: Awaitable[None], events: list[tuple[str, Any]], errors: list[Exception]
+    ) -> None:
+        """Finish emitting ``events`` after ``pending``; raise the first error."""
+        await pending
+        for name, payload in events:
+            handlers = self._cache.get(name)
+            if handlers is None:
+                handlers = self._handlers(name)
+            more = self._fire(handlers, payload, errors)
+            if more is not None:
+                await more
+        if errors:
+            raise self._first(errors)
+
+    @staticmethod
+    async def _chain(pendings: list[Awaitable[None]]) -> None:
+        errors: list[Exception] = []
+        for pending in pendings:
+            try:
+                await pending
+            except Exception as exc:  # noqa: BLE001 - reported by the caller
+                errors.append(exc)
+        if errors:
             raise errors[0]
-        for error in errors:
-            self._report(error)
+
+    def _first(self, errors: list[Exception]) -> Exception:
+        """The error to raise; the others are reported now."""
+        for other in errors[1:]:
+            self._report(other)
+        return errors[0]
+
+    async def _settle(self, pending: Awaitable[None] | None) -> None:
+        """In a task of the keeper's: finish ``pending``; errors are reported."""
+        try:
+            if pending is not None:
+                await pending
+        except Exception as exc:  # noqa: BLE001 - reported to the connection
+            self._report(exc)
 
     def _report(self, exc: Exception) -> None:
         """An error outside the connection's handlers: to ``error`` handlers, or the log."""
@@ -348,10 +464,16 @@ class BookKeeper:
                     self._report(bad)
                     continue
                 step = sync.snapshot(snap, self._clock(), generation=generation)
-                if step is NOTHING or not step.fetch:
-                    self._carry_out(sync, step, in_task=True)
+                # A snapshot older than the buffered updates: this task tries again.
+                again = step.fetch
+                try:
+                    pending = self._carry_out(sync, attrs.evolve(step, fetch=False))
+                except Exception as exc:  # noqa: BLE001 - a handler's: reported
+                    self._report(exc)
+                    pending = None
+                await self._settle(pending)
+                if not again:
                     return
-                self._carry_out(sync, attrs.evolve(step, fetch=False), in_task=True)
         finally:
             if self._fetches.get(symbol) is asyncio.current_task():
                 del self._fetches[symbol]
@@ -363,4 +485,3 @@ class BookKeeper:
         await self._ws.unsubscribe(channel)
         await self._ws.subscribe(channel)
         return None
-

@@ -178,7 +178,22 @@ class SymbolSync:
             if self._straddle:
                 return self._first(first, last, prev, bids, asks, checksum, now, current)
             if (prev == current) if self._chained else (first == current + 1):
-                return self._apply(last, bids, asks, checksum, now)
+                # _apply, inlined: this is the path of every update of a LIVE book.
+                book = self.book
+                try:
+                    book._bids.apply(bids)
+                    book._asks.apply(asks)
+                except (ValueError, TypeError, IndexError) as exc:
+                    return self._invalid(last, exc, now)
+                book.update_id = last
+                best_bids = book._bids.keys
+                best_asks = book._asks.keys
+                if checksum is None and not (
+                    best_bids and best_asks and -best_bids[0] >= best_asks[0]
+                ):
+                    return APPLIED
+                problem = self._check(checksum, now)
+                return APPLIED if problem is None else problem
             if last <= current:
                 return NOTHING  # a repeated or older update: the book already has it
             received = prev if self._chained else first
@@ -293,13 +308,16 @@ class SymbolSync:
         try:
             book.apply(bids, asks)
         except (ValueError, TypeError, IndexError) as exc:
-            step = self.start(ResyncReason.INVALID, now, detail=f"bad update {last}: {exc}")
-            return attrs.evolve(step, error=exc)
+            return self._invalid(last, exc, now)
         book.update_id = last
         problem = self._check(checksum, now)
         if problem is not None:
             return problem
         return APPLIED
+
+    def _invalid(self, last: int, exc: Exception, now: float) -> Step:
+        step = self.start(ResyncReason.INVALID, now, detail=f"bad update {last}: {exc}")
+        return attrs.evolve(step, error=exc)
 
     def _check(self, checksum: int | None, now: float) -> Step | None:
         book = self.book

@@ -62,6 +62,13 @@ def test_every_exported_name_exists(name: str) -> None:
         "wsevents._supervisor",
         "wsevents._delivery",
         "wsevents._config",
+        "wsevents.book",
+        "wsevents.book.binance",
+        "wsevents.book.bybit",
+        "wsevents.book.okx",
+        "wsevents.book.testing",
+        "wsevents.book._sync",
+        "wsevents.book._keeper",
     ],
 )
 def test_every_module_declares_all(module: str) -> None:
@@ -88,6 +95,8 @@ def test_py_typed_ships() -> None:
         "wsevents.sync",
         "wsevents.compat",
         "wsevents.testing",
+        "wsevents.book",
+        "wsevents.book.testing",
     ],
 )
 def test_readme_api_reference_lists_every_public_name(module: str) -> None:

@@ -285,7 +285,7 @@ class BookKeeper(EventEmitter):
         self._syncs[symbol] = sync
         self._channel_of[symbol] = channel
         self._names[symbol] = BOOK_PREFIX + symbol
-        step = sync.start(ResyncReason.START, self._clock())
+        step = sync.start(ResyncReason.START, self._clock(), detail="first update seen")
         if is_snapshot:
             step = attrs.evolve(step, fetch=False)  # the snapshot is this very message
         return sync, step

@@ -202,7 +202,11 @@ class SymbolSync:
                 now,
                 expected=current if self._chained else current + 1,
                 received=received,
-                detail=f"update {first}..{last} (after {received}) does not follow {current}",
+                detail=(
+                    f"update {last} (after {prev}) does not follow {current}"
+                    if self._chained
+                    else f"update {first}..{last} does not follow {current}"
+                ),
             )
         if self._socket:
             self._skipped += 1  # older than the snapshot the subscription brings

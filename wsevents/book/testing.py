@@ -300,9 +300,15 @@ class BookFeed:
         self.sent += 1
 
     async def _on_client_message(self, client: FakeClient, message: Any) -> None:
-        if (
-            isinstance(message, dict)
-            and message.get("op") == "subscribe"
-            and self.channel in (message.get("channels") or ())
-        ):
+        if self._wants_snapshot(message):
             await self.send_snapshot(client)
+
+    def _wants_snapshot(self, message: Any) -> bool:
+        """A subscribe frame naming this feed: FakeServer's ``{"op": "subscribe",
+        "channels": [...]}``, Bybit's ``{"op": "subscribe", "args": [topic]}``, or
+        OKX's ``{"op": "subscribe", "args": [{"channel": ..., "instId": ...}]}``."""
+        if not isinstance(message, dict) or message.get("op") != "subscribe":
+            return False
+        named = [*(message.get("channels") or ()), *(message.get("args") or ())]
+        wanted = {"channel": self.channel, "instId": self.symbol}
+        return self.channel in named or wanted in named

@@ -41,6 +41,8 @@ async def no_snapshot(symbol: str) -> Any:
         ({"channels": ["a"], "snapshot": 5}, "snapshot"),
         ({"channels": ["a"], "snapshot": no_snapshot, "max_buffer": 0}, "max_buffer"),
         ({"channels": ["a"], "snapshot": no_snapshot, "max_buffer": True}, "max_buffer"),
+        ({"channels": ["a"], "snapshot": no_snapshot, "snapshot_timeout": 0}, "snapshot_timeout"),
+        ({"channels": ["a"], "snapshot": no_snapshot, "snapshot_timeout": "1"}, "snapshot_timeout"),
     ],
 )
 def test_bad_options_raise_config_error(options: dict[str, Any], key: str) -> None:
@@ -211,18 +213,18 @@ async def test_socket_venue_resyncs_after_a_drop_and_a_custom_snapshot_request(
 async def test_a_resync_while_disconnected_waits_for_the_connection(
     server: FakeServer, make_connection: Make
 ) -> None:
-    """A socket venue's resubscription while down is NotConnected: the restored
-    subscriptions bring the snapshot instead."""
+    """A socket venue's resubscription while down waits: the restored
+    subscriptions bring the snapshot."""
     feed = BookFeed(server, "okx", "ETH-USDT", seed=6)
     ws, keeper, rec = await start(server, make_connection, feed)
     await feed.publish(2)
     await wait_live(keeper, feed)
     await ws.request_disconnect()
-    await keeper.resync("ETH-USDT")
-    await until(lambda: not keeper._fetches)
+    await keeper.resync("ETH-USDT")  # the new subscription waits for the connection
     assert rec.of("error") == []
     await ws.resume()
     await rec.wait(lambda r: len(r.of("synced")) == 2)
+    await until(lambda: not keeper._fetches)  # the request saw its snapshot
     await keeper.aclose()
 
 
@@ -404,3 +406,53 @@ async def test_several_handler_errors_are_all_reported(
     await rec.wait(lambda r: len(r.of("error")) >= 6)
     assert set(map(id, rec.of("error"))) == {id(first), id(second)}
     await keeper.aclose()
+
+
+async def test_a_snapshot_that_never_comes_is_asked_for_again(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """snapshot_timeout bounds a REST snapshot and a socket snapshot alike."""
+    feed = BookFeed(server, "binance", "BTCUSDT", seed=13)
+    feed.snapshot_gate = asyncio.Event()  # the first call hangs
+    calls: list[str] = []
+
+    async def snapshot(symbol: str) -> Any:
+        calls.append(symbol)
+        if len(calls) == 1:
+            return await feed.snapshot(symbol)
+        return {
+            "lastUpdateId": feed.update_id,
+            "bids": [list(level) for level in feed.truth.raw_bids()],
+            "asks": [list(level) for level in feed.truth.raw_asks()],
+        }
+
+    _ws, keeper, rec = await start(
+        server, make_connection, feed, snapshot=snapshot, snapshot_timeout=50 * MS
+    )
+    await feed.publish(2)
+    await rec.wait(lambda r: len(r.of("error")) == 1)
+    assert "no snapshot within 0.05" in str(rec.of("error")[0])
+    await feed.publish(2)
+    await wait_live(keeper, feed)
+    await keeper.aclose()
+
+    okx = BookFeed(server, "okx", "BTC-USDT", seed=14)
+    ws2 = make_connection(server.url, protocol=okx.protocol(), subscriptions=[okx.channel])
+    sent: list[str] = []
+
+    async def ask(symbol: str) -> None:
+        sent.append(symbol)
+        if len(sent) > 1:
+            await okx.send_snapshot()  # the second request is answered
+
+    keeper2 = BookKeeper(ws2, OKX, channels=[okx.channel], snapshot=ask,
+                         snapshot_timeout=50 * MS, backoff=wsevents.FixedDelay(delay=MS))
+    rec2 = record(ws2, keeper2, "synced")
+    await ws2.connect()
+    await rec2.wait(lambda r: len(r.of("synced")) == 1)
+    okx.corrupt_checksums = 1
+    await okx.publish(1)
+    await rec2.wait(lambda r: len(r.of("synced")) == 2)
+    assert len(sent) == 2
+    assert "no snapshot within" in str(rec2.of("error")[0])
+    await keeper2.aclose()

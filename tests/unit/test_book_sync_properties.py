@@ -221,3 +221,59 @@ def test_every_gap_while_live_is_a_resync(data: st.DataObject, chained: bool) ->
     assert step.resync.reason is ResyncReason.GAP  # type: ignore[attr-defined]
     assert sync.state is BookState.SYNCING
     assert len(sync.book) == 0
+
+
+@given(data=st.data(), chained=st.booleans())
+def test_socket_snapshots_live_book_always_equals_the_reference(
+    data: st.DataObject, chained: bool
+) -> None:
+    """Venues that send snapshots in the stream (Bybit, OKX): a snapshot of the
+    current book arrives at random points (after a subscription, or unasked); the
+    diffs are dropped, repeated and swapped on the way.  LIVE implies the
+    reference book; a dropped diff followed by another is always a resync."""
+    truth = data.draw(truths(chained))
+    sync = SymbolSync(
+        "X",
+        sequencing=Sequencing.CHAINED if chained else Sequencing.CONTIGUOUS,
+        socket_snapshots=True,
+        max_buffer=10,
+    )
+    run = Run(truth, sync)
+    run.carry_out(sync.start(ResyncReason.START, 0.0))
+    diffs = truth.diffs
+    position = -1  # the last diff the venue produced
+    i = 0
+    while i < len(diffs):
+        if data.draw(st.integers(0, 5), label="snapshot?") == 0:
+            uid = diffs[position].last if position >= 0 else min(truth.books)
+            bids, asks = truth.books[uid]
+            snap = Snapshot(
+                uid,
+                [[repr(p), repr(s)] for p, s in bids.items()],
+                [[repr(p), repr(s)] for p, s in asks.items()],
+            )
+            run.carry_out(sync.snapshot(snap, 0.0))
+            assert sync.state is BookState.LIVE
+        kind = data.draw(perturbation, label="delivery")
+        position = i
+        if kind == "drop":
+            if sync.state is BookState.LIVE and i + 1 < len(diffs):
+                step = run.deliver(diffs[i + 1])  # reveals the gap
+                assert step is not APPLIED
+                assert sync.state is BookState.SYNCING
+                position = i + 1
+                i += 1
+        elif kind == "repeat":
+            run.deliver(diffs[i])
+            assert run.deliver(diffs[i]) is not APPLIED
+        elif kind == "swap" and i + 1 < len(diffs):
+            was_live = sync.state is BookState.LIVE
+            step = run.deliver(diffs[i + 1])
+            if was_live:
+                assert step is not APPLIED
+            run.deliver(diffs[i])
+            position = i + 1
+            i += 1
+        else:
+            run.deliver(diffs[i])
+        i += 1

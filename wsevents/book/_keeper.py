@@ -83,13 +83,15 @@ class BookKeeper(EventEmitter):
             venue for a new snapshot and return ``None`` (by default the keeper
             unsubscribes and subscribes the symbol's channel again).
         max_buffer: The most updates buffered per symbol during a snapshot.
+        snapshot_timeout: Seconds a snapshot may take (the coroutine, or the
+            socket snapshot after a request) before it is asked for again.
         backoff: Delays between snapshot attempts within one resync (a failed
             fetch, a snapshot older than the buffered updates).
         clock: Monotonic seconds, for :attr:`Synced.duration`.
 
     Raises:
         ConfigError: A REST venue without ``snapshot``, no channel, or a bad
-            ``max_buffer``.
+            ``max_buffer`` or ``snapshot_timeout``.
     """
 
     def __init__(
@@ -100,6 +102,7 @@ class BookKeeper(EventEmitter):
         channels: Iterable[str],
         snapshot: SnapshotFunction | None = None,
         max_buffer: int = 5000,
+        snapshot_timeout: float = 10.0,
         backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -112,6 +115,12 @@ class BookKeeper(EventEmitter):
             raise ConfigError("snapshot", snapshot, "must be an async callable")
         if isinstance(max_buffer, bool) or not isinstance(max_buffer, int) or max_buffer < 1:
             raise ConfigError("max_buffer", max_buffer, "a positive integer")
+        if (
+            isinstance(snapshot_timeout, bool)
+            or not isinstance(snapshot_timeout, (int, float))
+            or not 0 < snapshot_timeout < float("inf")
+        ):
+            raise ConfigError("snapshot_timeout", snapshot_timeout, "a positive number of seconds")
         super().__init__()
         #: event name -> its handlers, refreshed whenever a listener is added or removed
         self._cache: dict[str, tuple[Callable[..., Any], ...]] = {}
@@ -120,6 +129,9 @@ class BookKeeper(EventEmitter):
         self._channels = tuple(channels)
         self._snapshot = snapshot
         self._max_buffer = max_buffer
+        self._snapshot_timeout = float(snapshot_timeout)
+        #: symbol -> resolved when it is synced (a socket snapshot that was asked for)
+        self._waiters: dict[str, asyncio.Future[None]] = {}
         self._backoff = backoff if backoff is not None else ExponentialBackoff(
             initial=0.1, maximum=5.0
         )
@@ -312,6 +324,9 @@ class BookKeeper(EventEmitter):
                 events.append((RESYNC, step.resync))
             if step.synced is not None:
                 events.append((SYNCED, step.synced))
+                waiter = self._waiters.pop(sync.symbol, None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
             if step.update:
                 # The whole book changed (a snapshot, a resync completed): every level.
                 book = sync.book
@@ -446,16 +461,26 @@ class BookKeeper(EventEmitter):
                     await asyncio.sleep(self._backoff.delay(attempt))
                 attempt += 1
                 generation = sync.generation
+                socket = self._venue.socket_snapshots
+                if socket:
+                    # Before asking: the snapshot may arrive while the request is sent.
+                    waiter = self._waiters[symbol] = asyncio.get_running_loop().create_future()
                 try:
-                    reply = await self._request(symbol)
+                    reply = await asyncio.wait_for(self._request(symbol), self._snapshot_timeout)
+                    if reply is None and socket:
+                        await asyncio.wait_for(waiter, self._snapshot_timeout)
+                        return
                 except NotConnected:
                     return  # fetched again on the next connect
+                except asyncio.TimeoutError:
+                    self._report(
+                        BookError(f"no snapshot within {self._snapshot_timeout}s", symbol)
+                    )
+                    continue
                 except Exception as exc:  # noqa: BLE001 - the user's coroutine: retried
                     self._report(BookError(f"snapshot failed: {exc!r}", symbol))
                     continue
                 if reply is None:
-                    if self._venue.socket_snapshots:
-                        return  # the snapshot comes on the socket
                     self._report(BookError("the snapshot coroutine returned None", symbol))
                     continue
                 try:
@@ -477,6 +502,7 @@ class BookKeeper(EventEmitter):
         finally:
             if self._fetches.get(symbol) is asyncio.current_task():
                 del self._fetches[symbol]
+                self._waiters.pop(symbol, None)
 
     async def _request(self, symbol: str) -> Any:
         if self._snapshot is not None:

@@ -26,11 +26,15 @@ from wsevents.book import (
 from wsevents.book._sync import APPLIED, NOTHING
 
 
-settings.register_profile("default", max_examples=200, deadline=None)
-settings.register_profile(
-    "thorough", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+#: 200 examples per property by default (the suite runs on 2 cores);
+#: ``WSEVENTS_HYPOTHESIS_PROFILE=thorough`` for 5,000.  Applied per test, so that
+#: other modules' hypothesis settings are left alone.
+EXAMPLES = {"default": 200, "thorough": 5000}[
+    os.environ.get("WSEVENTS_HYPOTHESIS_PROFILE", "default")
+]
+PROPERTY = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("WSEVENTS_HYPOTHESIS_PROFILE", "default"))
 
 BID_PRICES = [f"{p}.5" for p in range(90, 100)]
 ASK_PRICES = [f"{p}.5" for p in range(101, 111)]
@@ -141,6 +145,7 @@ class Run:
 perturbation = st.sampled_from(["ok", "ok", "ok", "ok", "drop", "repeat", "swap"])
 
 
+@PROPERTY
 @given(data=st.data(), chained=st.booleans(), max_buffer=st.integers(2, 40))
 def test_live_book_always_equals_the_reference(
     data: st.DataObject, chained: bool, max_buffer: int
@@ -195,6 +200,7 @@ def test_live_book_always_equals_the_reference(
         assert run.resyncs == [ResyncReason.START] or ResyncReason.OVERFLOW in run.resyncs
 
 
+@PROPERTY
 @given(data=st.data(), chained=st.booleans())
 def test_every_gap_while_live_is_a_resync(data: st.DataObject, chained: bool) -> None:
     """LIVE, then one diff is missing: the next one is a GAP resync, never applied."""
@@ -223,6 +229,7 @@ def test_every_gap_while_live_is_a_resync(data: st.DataObject, chained: bool) ->
     assert len(sync.book) == 0
 
 
+@PROPERTY
 @given(data=st.data(), chained=st.booleans())
 def test_socket_snapshots_live_book_always_equals_the_reference(
     data: st.DataObject, chained: bool

@@ -5,14 +5,15 @@ connection's depth channels: snapshot + diffs, buffered while the snapshot is
 fetched, stale diffs dropped, the straddle rule checked, then strictly in
 sequence; every gap, checksum mismatch, crossed book or buffer overflow sends
 that symbol (alone) back to SYNCING and emits ``resync``; ``synced`` says it is
-LIVE again; ``book:<symbol>`` fires for every applied update::
+LIVE again; ``book:<symbol>`` fires for every applied update.  The keeper is a
+pyee emitter of its own; errors go to the connection's ``error`` event::
 
     ws = wsevents.Connection(url, protocol=wsevents.BinanceProtocol(),
                              subscriptions=["btcusdt@depth@100ms"])
     books = BookKeeper(ws, BINANCE_SPOT, channels=["btcusdt@depth@100ms"],
                        snapshot=fetch_depth)      # your REST call
 
-    @ws.on("book:BTCUSDT")
+    @books.on("book:BTCUSDT")
     def on_book(update: BookUpdate) -> None:
         print(update.book.best_bid, update.book.best_ask)
 
@@ -20,7 +21,7 @@ Venue rules: :mod:`wsevents.book.binance` (spot, futures), :mod:`wsevents.book.b
 :mod:`wsevents.book.okx`; a scripted feed for tests: :mod:`wsevents.book.testing`.
 The state machine (:class:`SymbolSync`) and the venues are pure (no asyncio).
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ one ``bisect`` in the list (another spelling of a known price, ``"1.50"``
 for ``"1.5"``, is found through its float); the best level is ``keys[0]``
 (O(1)) and depth ``n`` reads ``n`` keys (O(n)); sizes are parsed when read.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

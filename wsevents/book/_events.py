@@ -1,7 +1,7 @@
 """Payloads of the order-book events (layer L1): ``resync``, ``synced``,
 ``book:<symbol>``.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

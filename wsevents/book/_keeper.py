@@ -7,7 +7,7 @@ symbol, runs the user's ``snapshot(symbol)`` coroutine as one task per resync
 connection itself: ``book:<symbol>`` (:class:`BookUpdate`), ``resync``
 (:class:`Resync`) and ``synced`` (:class:`Synced`).
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

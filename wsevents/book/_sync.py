@@ -21,7 +21,7 @@ OKX) needs no buffer: what arrives before its snapshot is older than it.
 While LIVE, an update that does not follow the last one applied is a gap; a
 repeated or older one is dropped (the book already has it).
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ snapshot (what the user's ``snapshot`` callable returned) into a
 :class:`Snapshot`, and says how update ids chain (:class:`Sequencing`), whether
 snapshots come over the socket, and whether updates carry a checksum.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Messages are the ``data`` payload of a combined stream (what
     {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 157, "u": 160,
      "b": [["0.0024", "10"]], "a": [["0.0026", "100"]]}        # futures add "pu"
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

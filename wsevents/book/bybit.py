@@ -13,7 +13,7 @@ fresh snapshot by subscribing again (the keeper's default ``snapshot``)::
 
 Route messages by topic (``JsonProtocol(channel_key="topic")``).
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

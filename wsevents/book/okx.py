@@ -15,7 +15,7 @@ chain, is a resync; a resync asks for a new snapshot by subscribing again::
 Route messages by ``JsonProtocol(channel_key="arg.channel")`` (or by a channel
 per instrument with your own protocol).
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ client has read what was sent.  Socket venues (Bybit, OKX) answer every
 ``{"op": "subscribe", "channels": [...]}`` naming the feed's channel with a
 snapshot, as the venues do after a subscribe.
 
-.. versionadded:: 0.2
+.. versionadded:: 0.1
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from wsevents.book import (
     BookState,
+    OrderBook,
     ResyncReason,
     Sequencing,
     Snapshot,
@@ -284,3 +285,40 @@ def test_socket_snapshots_live_book_always_equals_the_reference(
         else:
             run.deliver(diffs[i])
         i += 1
+
+
+@PROPERTY
+@given(data=st.data())
+def test_every_checksum_mismatch_is_a_resync(data: st.DataObject) -> None:
+    """OKX-style updates with the venue's checksum: a right one is applied, any
+    wrong one is a CHECKSUM resync, whatever the book."""
+    truth = data.draw(truths(chained=True))
+    sync = SymbolSync(
+        "X",
+        sequencing=Sequencing.CHAINED,
+        socket_snapshots=True,
+        max_buffer=10,
+        checksum=OrderBook.checksum,
+    )
+    reference = OrderBook("ref")
+    start = min(truth.books)
+    bids, asks = truth.books[start]
+    levels = (
+        [[repr(p), repr(s)] for p, s in bids.items()],
+        [[repr(p), repr(s)] for p, s in asks.items()],
+    )
+    reference.load(*levels, start)
+    step = sync.snapshot(Snapshot(start, *levels), 0.0, checksum=reference.checksum())
+    assert step.synced is not None
+    for diff in truth.diffs:
+        reference.apply(diff.bids, diff.asks)
+        right = reference.checksum()
+        wrong = data.draw(st.booleans(), label="corrupt?")
+        sent = right ^ data.draw(st.integers(1, 2**31 - 1)) if wrong else right
+        step = sync.update(diff.first, diff.last, diff.prev, diff.bids, diff.asks, sent, 0.0)
+        if wrong:
+            assert step.resync is not None
+            assert step.resync.reason is ResyncReason.CHECKSUM
+            return
+        assert step is APPLIED
+        assert sync.book.raw_bids() == reference.raw_bids()

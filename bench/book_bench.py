@@ -17,7 +17,9 @@ fresh process (pinned to --client-cpu):
   and a ``books.on("book:<SYM>")`` handler that counts: every diff parsed, sequence-checked,
   applied to a 1,000-level book, crossed-checked and emitted.
 
-Both runs first receive one diff per symbol (the book run syncs every symbol
+Both connections use ``overflow="block"``: a book must not lose a diff to the
+delivery queue (a drop is a gap, and a resync).  Both runs first receive one
+diff per symbol (the book run syncs every symbol
 on it), then send ``go``; the server answers with the burst, pre-framed and
 written in large chunks, then an end marker.  Timed from the first burst
 message to the end marker: wall time (``perf_counter``) and CPU time
@@ -154,7 +156,7 @@ async def client(url: str, mode: str, count: int, transport: str) -> dict[str, A
     symbol_list = symbols(count)
     channels = [channel(s) for s in symbol_list]
     ws = wsevents.Connection(url, protocol=wsevents.BinanceProtocol(), subscriptions=channels,
-                             transport=transport, ping_interval=None)
+                             transport=transport, ping_interval=None, overflow="block")
     state = {"count": 0, "warm": 0, "t0": 0.0, "c0": 0.0}
     done = asyncio.get_running_loop().create_future()
     warm = asyncio.get_running_loop().create_future()

@@ -93,6 +93,11 @@ def test_overflow_is_a_resync() -> None:
     assert step.resync is not None
     assert step.resync.reason is ResyncReason.OVERFLOW
     assert step.fetch
+    # the update that overflowed starts the new buffer
+    step = sync.snapshot(Snapshot(2, [], []), 0.0, generation=sync.generation)
+    assert step.synced is not None
+    assert step.synced.replayed == 1
+    assert sync.book.update_id == 3
 
 
 def test_socket_venue_skips_until_its_snapshot_and_resets_when_live() -> None:

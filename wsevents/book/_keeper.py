@@ -72,6 +72,9 @@ class BookKeeper(EventEmitter):
     connection does.  What a handler raises, and every bad message or failed
     snapshot, is an ``error`` event *of the connection*; the keeper goes on.
 
+    Prefer ``overflow="block"`` for a connection that carries books: a message
+    its delivery queue drops is a gap here, and a resync.
+
     Args:
         ws: The connection (its subscriptions bring the depth channels).
         venue: The venue's rules (:data:`~wsevents.book.BINANCE_SPOT`,

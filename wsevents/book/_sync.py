@@ -212,11 +212,14 @@ class SymbolSync:
             self._skipped += 1  # older than the snapshot the subscription brings
             return NOTHING
         if len(self._buffer) >= self._max_buffer:
-            return self.start(
+            step = self.start(
                 ResyncReason.OVERFLOW,
                 now,
                 detail=f"more than {self._max_buffer} updates arrived during the snapshot",
             )
+            # The newest update starts the new buffer: the next snapshot may lag it.
+            self._buffer.append((first, last, prev, bids, asks, checksum))
+            return step
         self._buffer.append((first, last, prev, bids, asks, checksum))
         return NOTHING
 

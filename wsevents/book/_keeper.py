@@ -50,6 +50,9 @@ logger = logging.getLogger("wsevents.book")
 #: or ``None`` when it asked the venue to send one on the socket.
 SnapshotFunction = Callable[[str], Awaitable[Any]]
 
+#: a named tuple from one tuple of its fields, without the ``__new__`` frame
+_new_tuple = tuple.__new__
+
 #: Disconnects after which no update was missed.
 _NO_LOSS = (_Reason.HANDOVER, _Reason.SHUTDOWN)
 
@@ -256,7 +259,8 @@ class BookKeeper(EventEmitter):
             if not handlers:
                 return None
             errors: list[Exception] = []
-            pending = self._fire(handlers, BookUpdate(symbol, sync.book, last, bids, asks), errors)
+            payload = _new_tuple(BookUpdate, (symbol, sync.book, last, bids, asks, False))
+            pending = self._fire(handlers, payload, errors)
             if errors:
                 raise self._first(errors)
             return pending

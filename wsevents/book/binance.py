@@ -28,6 +28,9 @@ from ._venue import Sequencing, Update, Venue, missing
 
 __all__ = ["BINANCE_FUTURES", "BINANCE_SPOT", "BinanceFutures", "BinanceSpot"]
 
+#: ``Update``'s fields as one tuple, without the named tuple's ``__new__`` frame
+_new_update = tuple.__new__
+
 
 class BinanceSpot(Venue):
     """Binance spot ``depthUpdate`` diffs with REST snapshots."""
@@ -38,8 +41,10 @@ class BinanceSpot(Venue):
 
     def parse(self, message: Any) -> Update:
         try:
-            return Update(
-                message["s"], False, message["U"], message["u"], None, message["b"], message["a"]
+            return _new_update(
+                Update,
+                (message["s"], False, message["U"], message["u"], None, message["b"],
+                 message["a"], None),
             )
         except (KeyError, TypeError, IndexError):
             raise missing(message, ("s", "U", "u", "b", "a"), self.name) from None
@@ -55,14 +60,10 @@ class BinanceFutures(Venue):
 
     def parse(self, message: Any) -> Update:
         try:
-            return Update(
-                message["s"],
-                False,
-                message["U"],
-                message["u"],
-                message["pu"],
-                message["b"],
-                message["a"],
+            return _new_update(
+                Update,
+                (message["s"], False, message["U"], message["u"], message["pu"],
+                 message["b"], message["a"], None),
             )
         except (KeyError, TypeError, IndexError):
             raise missing(message, ("s", "U", "u", "pu", "b", "a"), self.name) from None

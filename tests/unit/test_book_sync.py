@@ -181,3 +181,13 @@ def test_a_straddling_update_that_crosses_the_book_resyncs() -> None:
     step = sync.update(100, 101, None, [["101.5", "1"]], [], None, 0.0)
     assert step.resync is not None
     assert step.resync.reason is ResyncReason.CROSSED
+
+
+def test_levels_of_the_wrong_shape_resync_with_the_error() -> None:
+    """A level that is a mapping (another venue's format) is a bad level, not a crash."""
+    sync = make(socket=True)
+    sync.snapshot(SNAP, 0.0)
+    step = sync.update(101, 101, None, [{"price": "98", "size": "1"}], [], None, 0.0)
+    assert step.resync is not None
+    assert step.resync.reason is ResyncReason.INVALID
+    assert isinstance(step.error, KeyError)

@@ -183,7 +183,7 @@ class SymbolSync:
                 try:
                     book._bids.apply(bids)
                     book._asks.apply(asks)
-                except (ValueError, TypeError, IndexError) as exc:
+                except (ValueError, TypeError, LookupError) as exc:
                     return self._invalid(last, exc, now)
                 book.update_id = last
                 best_bids = book._bids.keys
@@ -253,7 +253,7 @@ class SymbolSync:
         was_live = self.state is BookState.LIVE
         try:
             self.book.load(snapshot.bids, snapshot.asks, snapshot.update_id)
-        except (ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError, LookupError) as exc:
             step = self.start(ResyncReason.INVALID, now, detail=f"bad snapshot: {exc}")
             return attrs.evolve(step, error=exc)
         self._snapshots += 1
@@ -314,7 +314,7 @@ class SymbolSync:
         book = self.book
         try:
             book.apply(bids, asks)
-        except (ValueError, TypeError, IndexError) as exc:
+        except (ValueError, TypeError, LookupError) as exc:
             return self._invalid(last, exc, now)
         book.update_id = last
         problem = self._check(checksum, now)

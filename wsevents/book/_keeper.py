@@ -326,7 +326,10 @@ class BookKeeper(EventEmitter):
             if step.fetch:
                 self._start_fetch(sync)
             if step.error is not None:
-                errors.append(BookError(f"{step.error}", sync.symbol))
+                why = step.resync.detail if step.resync is not None else repr(step.error)
+                error = BookError(why, sync.symbol)
+                error.__cause__ = step.error
+                errors.append(error)
             if step.resync is not None:
                 events.append((RESYNC, step.resync))
             if step.synced is not None:

@@ -254,7 +254,7 @@ class SymbolSync:
         try:
             self.book.load(snapshot.bids, snapshot.asks, snapshot.update_id)
         except (ValueError, TypeError, LookupError) as exc:
-            step = self.start(ResyncReason.INVALID, now, detail=f"bad snapshot: {exc}")
+            step = self.start(ResyncReason.INVALID, now, detail=f"bad snapshot: {exc!r}")
             return attrs.evolve(step, error=exc)
         self._snapshots += 1
         self.state = BookState.LIVE
@@ -323,7 +323,7 @@ class SymbolSync:
         return APPLIED
 
     def _invalid(self, last: int, exc: Exception, now: float) -> Step:
-        step = self.start(ResyncReason.INVALID, now, detail=f"bad update {last}: {exc}")
+        step = self.start(ResyncReason.INVALID, now, detail=f"bad update {last}: {exc!r}")
         return attrs.evolve(step, error=exc)
 
     def _check(self, checksum: int | None, now: float) -> Step | None:

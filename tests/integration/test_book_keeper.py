@@ -456,3 +456,19 @@ async def test_a_snapshot_that_never_comes_is_asked_for_again(
     assert len(sent) == 2
     assert "no snapshot within" in str(rec2.of("error")[0])
     await keeper2.aclose()
+
+
+async def test_closing_the_connection_ends_the_snapshot_tasks(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """No aclose(): ws.close() alone leaves no snapshot task behind (the fixture
+    checks for leftover tasks)."""
+    feed = BookFeed(server, "binance", "BTCUSDT", seed=15)
+    feed.snapshot_gate = asyncio.Event()
+    ws, keeper, _rec = await start(server, make_connection, feed)
+    await feed.publish(1)
+    await until(lambda: feed.snapshot_calls == 1)
+    task = keeper._fetches["BTCUSDT"]
+    await ws.close()
+    assert task.done()
+    assert not keeper._fetches

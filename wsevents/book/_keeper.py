@@ -27,6 +27,7 @@ from pyee.base import EventEmitter
 from ..backoff import Backoff, ExponentialBackoff
 from ..connection import Connection
 from ..events import (
+    CLOSED,
     CONNECT,
     DISCONNECT,
     ERROR,
@@ -150,7 +151,11 @@ class BookKeeper(EventEmitter):
         self._attached: list[tuple[str, Callable[..., Any]]] = [
             (f"{MESSAGE_PREFIX}{c}", functools.partial(self._on_message, c)) for c in channels
         ]
-        self._attached += [(DISCONNECT, self._on_disconnect), (CONNECT, self._on_connect)]
+        self._attached += [
+            (DISCONNECT, self._on_disconnect),
+            (CONNECT, self._on_connect),
+            (CLOSED, self._on_closed),
+        ]
         for name, handler in self._attached:
             ws.on(name, handler)
 
@@ -213,17 +218,12 @@ class BookKeeper(EventEmitter):
 
     async def aclose(self) -> None:
         """Stop: remove the keeper's handlers from the connection and cancel (and
-        await) its snapshot tasks."""
+        await) its snapshot tasks.  Closing the connection cancels the tasks too."""
         self._closed = True
         for name, handler in self._attached:
             self._ws.remove_listener(name, handler)
         self._attached = []
-        tasks = list(self._fetches.values())
-        self._fetches.clear()
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks)
+        await self._cancel_all()
 
     async def __aenter__(self) -> BookKeeper:
         return self
@@ -290,7 +290,20 @@ class BookKeeper(EventEmitter):
             if sync.state is BookState.SYNCING and sync.symbol not in self._fetches:
                 self._start_fetch(sync)
 
+    async def _on_closed(self, _event: Any) -> None:
+        """The connection is done: so are the snapshot tasks (``aclose()`` also
+        removes the handlers)."""
+        await self._cancel_all()
+
     # -- internals --------------------------------------------------------------------
+
+    async def _cancel_all(self) -> None:
+        tasks = list(self._fetches.values())
+        self._fetches.clear()
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
 
     def _new(self, symbol: str, channel: str, is_snapshot: bool) -> tuple[SymbolSync, Step]:
         venue = self._venue

@@ -604,7 +604,7 @@ class Dispatcher:
                 result = handler(exc)
                 if result is not None and _isawaitable(result):
                     await result
-            except Exception as inner:  # noqa: BLE001 - never recurse into error
+            except Exception as inner:
                 logger.error("an 'error' handler raised", exc_info=inner)
 
 

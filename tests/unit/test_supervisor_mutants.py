@@ -13,6 +13,7 @@ import pytest
 from tests.unit.test_supervisor import URL, ctx, net_failure, status_failure, sup
 from wsevents import (
     Closed,
+    CloseReason,
     Connected,
     ConnectError,
     Disconnected,
@@ -168,12 +169,18 @@ def test_fatal_failures_stop_with_a_reason() -> None:
     s = sup()
     rejected = status_failure(401)
     assert s.connect_failed(1.0, rejected) == Stop(
-        Closed(reason="handshake rejected with HTTP 401", error=rejected.error)
+        Closed(
+            reason=CloseReason.REJECTED,
+            error=rejected.error,
+            detail="handshake rejected with HTTP 401",
+        )
     )
     assert s.state is State.CLOSING
     tls = Failure(error=ConnectError("bad certificate"), kind="tls")
     assert sup().connect_failed(1.0, tls) == Stop(
-        Closed(reason="connection failed: bad certificate", error=tls.error)
+        Closed(
+            reason=CloseReason.FAILED, error=tls.error, detail="connection failed: bad certificate"
+        )
     )
 
 
@@ -324,7 +331,11 @@ def test_stable_after_is_inclusive(uptime: float, step: int) -> None:
 def test_clean_close_stops_with_the_code_and_reason(code: int) -> None:
     s = up(0.0, reconnect_on_clean_close=False)
     _, decision = s.lost(1.0, Loss(reason=R.SERVER_CLOSE, code=code, reason_text="bye"))
-    assert decision == Stop(Closed(reason=f"server closed the connection ({code} bye)"))
+    assert decision == Stop(
+        Closed(
+            reason=CloseReason.SERVER_CLOSED, detail=f"server closed the connection ({code} bye)"
+        )
+    )
     assert s.state is State.CLOSING
 
 

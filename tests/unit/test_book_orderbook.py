@@ -1,0 +1,133 @@
+"""OrderBook: sorted levels, reads, crossed detection, OKX's checksum (pure)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, strategies as st
+
+from wsevents.book import OrderBook, okx_checksum
+
+
+def test_levels_sorted_best_first_and_removed_at_zero() -> None:
+    book = OrderBook("BTCUSDT")
+    assert book.best_bid is None
+    assert book.best_ask is None
+    assert book.spread is None
+    assert book.mid is None
+    assert not book.crossed
+    book.apply(
+        bids=[["99.5", "1"], ["100", "2"], ["98", "3"]],
+        asks=[["101", "1.5"], ["100.5", "0.25"], ["103", "4"]],
+    )
+    assert book.bids() == [(100.0, 2.0), (99.5, 1.0), (98.0, 3.0)]
+    assert book.asks(2) == [(100.5, 0.25), (101.0, 1.5)]
+    assert book.best_bid == (100.0, 2.0)
+    assert book.best_ask == (100.5, 0.25)
+    assert book.spread == 0.5
+    assert book.mid == 100.25
+    assert len(book) == 6
+    book.apply(bids=[["100.0", "0"], ["97", "0.000"]], asks=[["100.50", "3"]])
+    assert book.raw_bids() == [("99.5", "1"), ("98", "3")]
+    # "100.50" is the level "100.5": its size replaced, known by its first spelling
+    assert book.raw_asks(1) == [("100.5", "3")]
+    book.apply(asks=[["100.500", "0"]])
+    assert book.best_ask == (101.0, 1.5)
+    assert "BTCUSDT" in repr(book)
+
+
+def test_load_replaces_and_clear_empties() -> None:
+    book = OrderBook("X")
+    book.apply(bids=[["1", "1"]])
+    book.load([["2", "1"], ["3", "0"]], [["4", "1"]], 42)
+    assert book.bids() == [(2.0, 1.0)]
+    assert book.update_id == 42
+    book.clear()
+    assert len(book) == 0
+    assert book.update_id is None
+
+
+def test_crossed_and_locked_books_are_detected() -> None:
+    book = OrderBook("X")
+    book.apply(bids=[["100", "1"]], asks=[["101", "1"]])
+    assert not book.crossed
+    book.apply(asks=[["100", "1"]])
+    assert book.crossed  # locked: bid == ask
+    book.apply(asks=[["100", "0"], ["99", "1"]])
+    assert book.crossed
+
+
+@pytest.mark.parametrize(
+    ("level", "error"),
+    [
+        (["abc", "1"], ValueError),
+        (["1", "-2"], ValueError),
+        (["nan", "1"], ValueError),
+        (["1", "inf"], ValueError),
+        (["1", "nan"], ValueError),
+        (["1"], IndexError),
+    ],
+)
+def test_bad_levels_raise(level: list[str], error: type[Exception]) -> None:
+    book = OrderBook("X")
+    with pytest.raises(error):
+        book.apply(bids=[level])
+
+
+def test_numbers_are_accepted_and_kept_as_text() -> None:
+    book = OrderBook("X")
+    book.apply(bids=[[1.5, 2]])
+    assert book.raw_bids() == [("1.5", "2")]
+
+
+def test_okx_checksum_matches_okx_documented_examples() -> None:
+    """The two examples of OKX's documentation (even and odd depths)."""
+    even = okx_checksum([("3366.1", "7"), ("3366", "6")], [("3366.8", "9"), ("3368", "8")])
+    assert even == -1881014294
+    odd = okx_checksum([("3366.1", "7")], [("3366.8", "9"), ("3368", "8"), ("3372", "8")])
+    assert odd == 831078360
+    book = OrderBook("BTC-USDT")
+    book.apply(
+        bids=[["3366.1", "7", "0", "3"], ["3366", "6", "3", "4"]],
+        asks=[["3366.8", "9", "10", "3"], ["3368", "8", "3", "4"]],
+    )
+    assert book.checksum() == -1881014294
+
+
+def test_checksum_covers_only_the_top_25_levels() -> None:
+    book = OrderBook("X")
+    book.apply(bids=[[str(1000 - i), "1"] for i in range(30)])
+    before = book.checksum()
+    book.apply(bids=[["900", "5"]])  # far below the 25th level
+    assert book.checksum() == before
+    book.apply(bids=[["999", "5"]])
+    assert book.checksum() != before
+
+
+prices = st.integers(1, 400).map(lambda t: f"{t / 4:.2f}")
+sizes = st.sampled_from(["0", "1", "0.5", "2.25", "0.000"])
+
+
+@given(st.lists(st.tuples(st.booleans(), prices, sizes), max_size=80))
+def test_book_equals_a_dict_model(updates: list[tuple[bool, str, str]]) -> None:
+    """Any sequence of level updates: the book equals a plain dict, sorted."""
+    book = OrderBook("X")
+    model: dict[bool, dict[float, float]] = {True: {}, False: {}}
+    for is_bid, price, size in updates:
+        if is_bid:
+            book.apply(bids=[[price, size]])
+        else:
+            book.apply(asks=[[price, size]])
+        side = model[is_bid]
+        if float(size):
+            side[float(price)] = float(size)
+        else:
+            side.pop(float(price), None)
+    assert book.bids() == sorted(model[True].items(), reverse=True)
+    assert book.asks() == sorted(model[False].items())
+    assert len(book) == len(model[True]) + len(model[False])
+    if model[True] and model[False]:
+        best_bid, best_ask = max(model[True]), min(model[False])
+        assert book.crossed == (best_bid >= best_ask)
+        assert math.isclose(book.spread or 0.0, best_ask - best_bid)

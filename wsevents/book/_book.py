@@ -1,0 +1,291 @@
+"""`OrderBook`: one symbol's L2 price levels, kept sorted (layer L1, pure).
+
+Prices and sizes are kept twice: as the venue's own strings (what OKX's CRC32
+checksum is computed over, and what :meth:`OrderBook.raw_bids` returns), and as
+``float`` keys for ordering and comparison.  ``float`` rather than
+``Decimal``: parsing is about ten times cheaper on the hot path, and an IEEE
+double round-trips every decimal of up to 15 significant digits, so two
+distinct venue prices (at most 12 or so significant digits in practice) never
+map to the same key and their order is exact; ``"1.0"`` and ``"1.00"`` are the
+same level, as they are for the venue.  A size is only compared with zero
+(``"0"``, ``"0.000"`` remove a level), which ``float`` does exactly.  Keep the
+strings (or convert them to ``Decimal`` yourself) for arithmetic that must not
+round.
+
+Each side keeps the sizes by the venue's price string, the price strings by
+float key, and a sorted list of keys (bids negated, so both lists ascend from
+the best level).  Updating a level the venue spells as before is one dict
+lookup and one store, without parsing the price; a new or removed level is
+one ``bisect`` in the list (another spelling of a known price, ``"1.50"``
+for ``"1.5"``, is found through its float); the best level is ``keys[0]``
+(O(1)) and depth ``n`` reads ``n`` keys (O(n)); sizes are parsed when read.
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, TypeAlias
+
+
+__all__ = ["OKX_CHECKSUM_DEPTH", "Level", "OrderBook", "RawLevel", "okx_checksum"]
+
+#: A price level as ``(price, size)`` floats.
+Level: TypeAlias = tuple[float, float]
+#: A price level as the venue's ``(price, size)`` strings.
+RawLevel: TypeAlias = tuple[str, str]
+
+#: How many levels of each side OKX's checksum covers.
+OKX_CHECKSUM_DEPTH: Final = 25
+_INF: Final = float("inf")
+
+
+def _text(value: Any) -> str:
+    return value if value.__class__ is str else str(value)
+
+
+class _Side:
+    """One side of a book: sizes by the venue's price string, and the prices
+    (as signed floats) sorted best first."""
+
+    __slots__ = ("keys", "names", "sign", "sizes")
+
+    def __init__(self, sign: float) -> None:
+        #: +1.0 for asks (lowest first), -1.0 for bids (highest first)
+        self.sign = sign
+        #: the venue's price string -> its size as given (a string, normally): an
+        #: update of a level the venue spells as before is one lookup and one store
+        self.sizes: dict[str, Any] = {}
+        #: signed price -> the price string the level is known by
+        self.names: dict[float, str] = {}
+        #: the signed prices, ascending (best first)
+        self.keys: list[float] = []
+
+    def clear(self) -> None:
+        self.sizes.clear()
+        self.names.clear()
+        self.keys.clear()
+
+    def apply(self, updates: Iterable[Sequence[Any]]) -> None:
+        """Set each level's size; a zero size removes the level.
+
+        Raises:
+            ValueError: A price or size is not a number, a size is negative or
+                not finite, or a new price is not finite; the levels before it
+                were applied.
+            IndexError: A level has fewer than two fields.
+        """
+        sizes = self.sizes
+        inf = _INF
+        for level in updates:
+            price = level[0]
+            size = level[1]
+            if price in sizes:
+                # A level the venue spells as before: no parsing of the price.
+                amount = float(size)
+                if 0.0 < amount < inf:
+                    sizes[price] = size
+                    continue
+                if amount == 0.0:
+                    key = self.sign * float(price)
+                    del sizes[price]
+                    del self.names[key]
+                    keys = self.keys
+                    del keys[bisect_left(keys, key)]
+                    continue
+            self._other(level, price, size)
+
+    def _other(self, level: Sequence[Any], price: Any, size: Any) -> None:
+        """A new level, a removal, another spelling of a known price, or bad input."""
+        text = price if price.__class__ is str else str(price)
+        key = self.sign * float(text)
+        amount = float(size)
+        if not -_INF < key < _INF or amount != amount or amount < 0.0 or amount == _INF:
+            raise ValueError(f"bad level {list(level)!r}: negative or not finite")
+        name = self.names.get(key)
+        if amount:
+            if name is None:
+                # A new level, known from now on by this spelling.
+                self.keys.insert(bisect_left(self.keys, key), key)
+                self.names[key] = name = text
+            self.sizes[name] = size
+        elif name is not None:
+            del self.sizes[name]
+            del self.names[key]
+            keys = self.keys
+            del keys[bisect_left(keys, key)]
+
+    def top(self, depth: int | None) -> list[Level]:
+        sizes = self.sizes
+        names = self.names
+        keys = self.keys if depth is None else self.keys[:depth]
+        sign = self.sign
+        return [(sign * key, float(sizes[names[key]])) for key in keys]
+
+    def raw(self, depth: int | None) -> list[RawLevel]:
+        sizes = self.sizes
+        names = self.names
+        keys = self.keys if depth is None else self.keys[:depth]
+        return [(names[key], _text(sizes[names[key]])) for key in keys]
+
+    def best(self) -> Level | None:
+        if not self.keys:
+            return None
+        key = self.keys[0]
+        return (self.sign * key, float(self.sizes[self.names[key]]))
+
+
+class OrderBook:
+    """The price levels of one symbol: bids highest first, asks lowest first.
+
+    The book only applies what it is given; :class:`~wsevents.book.BookKeeper`
+    decides when (snapshot, diffs in sequence, resync).  Read it from a
+    ``book:<symbol>`` handler, or at any time through
+    :meth:`BookKeeper.book`.
+
+    Args:
+        symbol: The venue's symbol (``"BTCUSDT"``, ``"BTC-USDT"``).
+    """
+
+    __slots__ = ("_asks", "_bids", "symbol", "update_id")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        """The venue's symbol."""
+        self.update_id: int | None = None
+        """The venue's id of the last update applied (``None`` before a snapshot)."""
+        self._bids = _Side(-1.0)
+        self._asks = _Side(1.0)
+
+    def __repr__(self) -> str:
+        return (
+            f"<OrderBook {self.symbol} {len(self._bids.keys)} bids / "
+            f"{len(self._asks.keys)} asks, best {self.best_bid} / {self.best_ask}>"
+        )
+
+    def __len__(self) -> int:
+        """The number of price levels, both sides."""
+        return len(self._bids.keys) + len(self._asks.keys)
+
+    def clear(self) -> None:
+        """Remove every level and forget the update id."""
+        self._bids.clear()
+        self._asks.clear()
+        self.update_id = None
+
+    def apply(
+        self, bids: Iterable[Sequence[Any]] = (), asks: Iterable[Sequence[Any]] = ()
+    ) -> None:
+        """Apply levels ``[price, size, ...]`` (extra fields ignored): a size of
+        zero removes the level, any other size replaces it.
+
+        Args:
+            bids: Bid levels, in any order.
+            asks: Ask levels, in any order.
+
+        Raises:
+            ValueError: A price or size is not a number, or a size is negative.
+            IndexError: A level has fewer than two fields.
+        """
+        self._bids.apply(bids)
+        self._asks.apply(asks)
+
+    def load(
+        self,
+        bids: Iterable[Sequence[Any]],
+        asks: Iterable[Sequence[Any]],
+        update_id: int | None = None,
+    ) -> None:
+        """Replace the whole book with a snapshot (zero-size levels are skipped).
+
+        Args:
+            bids: Bid levels ``[price, size, ...]``.
+            asks: Ask levels ``[price, size, ...]``.
+            update_id: The snapshot's id.
+
+        Raises:
+            ValueError: As :meth:`apply`.
+        """
+        self.clear()
+        self.apply(bids, asks)
+        self.update_id = update_id
+
+    def bids(self, depth: int | None = None) -> list[Level]:
+        """The best ``depth`` bids (all when ``None``) as ``(price, size)``, highest first."""
+        return self._bids.top(depth)
+
+    def asks(self, depth: int | None = None) -> list[Level]:
+        """The best ``depth`` asks (all when ``None``) as ``(price, size)``, lowest first."""
+        return self._asks.top(depth)
+
+    def raw_bids(self, depth: int | None = None) -> list[RawLevel]:
+        """As :meth:`bids`, with the venue's own strings."""
+        return self._bids.raw(depth)
+
+    def raw_asks(self, depth: int | None = None) -> list[RawLevel]:
+        """As :meth:`asks`, with the venue's own strings."""
+        return self._asks.raw(depth)
+
+    @property
+    def best_bid(self) -> Level | None:
+        """The highest bid ``(price, size)``, or ``None`` when there is no bid."""
+        return self._bids.best()
+
+    @property
+    def best_ask(self) -> Level | None:
+        """The lowest ask ``(price, size)``, or ``None`` when there is no ask."""
+        return self._asks.best()
+
+    @property
+    def spread(self) -> float | None:
+        """``best ask - best bid``, or ``None`` when a side is empty."""
+        if not self._bids.keys or not self._asks.keys:
+            return None
+        return self._asks.keys[0] + self._bids.keys[0]  # bids are negated
+
+    @property
+    def mid(self) -> float | None:
+        """``(best bid + best ask) / 2``, or ``None`` when a side is empty."""
+        if not self._bids.keys or not self._asks.keys:
+            return None
+        return (self._asks.keys[0] - self._bids.keys[0]) / 2
+
+    @property
+    def crossed(self) -> bool:
+        """Whether the best bid is at or above the best ask: a book no venue can have."""
+        bids = self._bids.keys
+        asks = self._asks.keys
+        return bool(bids) and bool(asks) and -bids[0] >= asks[0]
+
+    def checksum(self, depth: int = OKX_CHECKSUM_DEPTH) -> int:
+        """OKX's CRC32 of the top ``depth`` levels (see :func:`okx_checksum`)."""
+        return okx_checksum(self._bids.raw(depth), self._asks.raw(depth))
+
+
+def okx_checksum(bids: Sequence[RawLevel], asks: Sequence[RawLevel]) -> int:
+    """OKX's order-book checksum: a signed CRC32 of the interleaved top levels.
+
+    OKX's documented algorithm: take the best 25 bids and asks as the venue's
+    strings and join ``bid price:bid size:ask price:ask size`` level by level
+    with ``:`` (when one side runs out, the other continues alone), then take
+    the CRC32 of the UTF-8 text as a signed 32-bit integer.
+
+    Args:
+        bids: Bid levels best first (only the first 25 are used).
+        asks: Ask levels best first (only the first 25 are used).
+
+    Returns:
+        The checksum, comparable with the ``checksum`` field of OKX's ``books``
+        messages.
+    """
+    parts: list[str] = []
+    for i in range(OKX_CHECKSUM_DEPTH):
+        if i < len(bids):
+            parts += bids[i][:2]
+        if i < len(asks):
+            parts += asks[i][:2]
+    crc = zlib.crc32(":".join(parts).encode())
+    return crc - (1 << 32) if crc >= 1 << 31 else crc

@@ -34,9 +34,11 @@ LAYERS: dict[str, int] = {
     "__init__": 3,
     "sync": 4,
     "testing": 4,
+    "bus": 4,
     "compat": 5,
     "pytest_plugin": 5,
     "cli": 5,
+    "_cli_bus": 5,
     "_demo": 5,
     "__main__": 5,
 }

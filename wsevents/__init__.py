@@ -36,6 +36,7 @@ from .events import (
     State,
 )
 from .exceptions import (
+    BusError,
     ConfigError,
     ConnectError,
     FrameError,
@@ -63,6 +64,7 @@ __all__ = [
     "RECONNECTING",
     "Backoff",
     "BinanceProtocol",
+    "BusError",
     "Closed",
     "ConfigError",
     "ConnectError",

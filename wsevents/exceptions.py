@@ -11,6 +11,7 @@ keeps working for configuration mistakes::
     │   ├── HandshakeRejected             the server answered the handshake with an HTTP status
     │   └── ReconnectExhausted            max_reconnect_attempts consecutive failed attempts
     ├── NotConnected (RuntimeError)       send() while there is no open connection
+    ├── BusError (ConnectionError)        wsevents.bus: Redis failed, or entries were dropped
     └── PolicyError (RuntimeError)        a should_disconnect / should_reconnect policy raised
 
 Network failures that reach user code unwrapped stay builtins
@@ -24,6 +25,7 @@ from typing import Any
 
 
 __all__ = [
+    "BusError",
     "ConfigError",
     "ConnectError",
     "FrameError",
@@ -124,3 +126,13 @@ class FrameError(WSEventsError, ValueError):
             shown = frame if len(frame) <= 120 else frame[:120]
             message = f"{message}: {shown!r}" + ("..." if len(frame) > 120 else "")
         super().__init__(message)
+
+
+class BusError(WSEventsError, ConnectionError):
+    """A ``wsevents.bus`` publisher or consumer could not do its work.
+
+    Reported as an ``error`` event: Redis is unreachable or refused a command,
+    the publisher's buffer overflowed and dropped entries, or an entry was
+    moved to the dead-letter stream.  The Redis failure, if any, is chained as
+    ``__cause__``.
+    """

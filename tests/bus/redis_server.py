@@ -79,7 +79,8 @@ class RedisServer:
         while not self._answers():
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
-                log = (self.dir / "server.log").read_text() if (self.dir / "server.log").exists() else ""
+                logfile = self.dir / "server.log"
+                log = logfile.read_text() if logfile.exists() else ""
                 raise RuntimeError(f"redis server exited: {err}{log[-2000:]}")
             if time.monotonic() > deadline:
                 raise TimeoutError("redis server did not start")

@@ -161,7 +161,10 @@ class Consumer(Delivery):
         self._next_claim = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        #: entries moved to the dead-letter stream by this consumer
         self.dead_letters = 0
+        #: entries this consumer claimed from others (or took back from itself)
+        self.claimed = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -237,7 +240,10 @@ class Consumer(Delivery):
                 continue
             for key, entries in _pairs(found):
                 key = key.decode() if isinstance(key, bytes) else key
-                if self.group is not None and self._positions.get(key) is not None:
+                if self.group is None:
+                    if entries:
+                        self._positions[key] = _text(entries[-1][0])
+                elif self._positions.get(key) is not None:
                     # Re-reading our own pending entries: "0" ... until none is left.
                     if not entries:
                         self._positions[key] = None
@@ -331,6 +337,7 @@ class Consumer(Delivery):
                     claim.append(entry_id)
             if claim:
                 claimed = await client.xclaim(key, self.group, self.consumer, idle_ms, claim)
+                self.claimed += len(claimed)
                 for entry_id, fields in claimed:
                     await self._deliver(key, _text(entry_id), fields)
 

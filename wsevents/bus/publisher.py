@@ -378,6 +378,7 @@ class RedisPublisher(EventEmitter):
 
     async def _write_forever(self) -> None:
         loop = asyncio.get_running_loop()
+        await self._link.client()  # connected before the first records need it
         while True:
             if not self._buffer:
                 self._release(self._idle)

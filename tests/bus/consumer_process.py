@@ -29,10 +29,7 @@ async def main(url: str, name: str, group: str, consumer: str, channels: list[st
 
     for channel in channels:
         bus.on(f"message:{channel}", handler(channel))
-    ready = asyncio.Event()
-    bus.on("bus_connect", lambda _e: ready.set())
-    bus.start()
-    await ready.wait()
+    await bus.wait_ready()
     out.write("READY\n")
     out.flush()
     await bus.run()

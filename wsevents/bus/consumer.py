@@ -151,7 +151,7 @@ class Consumer(Delivery):
             on_connect=lambda e: self.put_lifecycle(_BUS_CONNECT, e),
             on_disconnect=self._bus_lost,
         )
-        self._ready = False
+        self._ready = asyncio.Event()
         self._seen: set[tuple[str, int]] = set()
         self._seen_order: deque[tuple[str, int]] = deque()
         self._acks: dict[str, list[str]] = {}
@@ -180,6 +180,15 @@ class Consumer(Delivery):
             self._reader = asyncio.get_running_loop().create_task(
                 self._read_forever(), name=f"wsevents-bus-consumer-{self.name}"
             )
+
+    async def wait_ready(self) -> None:
+        """Return once the consumer is reading: its groups exist and ``start`` was
+        resolved (what is published from now on reaches it, even with ``start="$"``).
+
+        Bound it with ``asyncio.timeout()``: it waits as long as Redis is down.
+        """
+        self.start()
+        await self._ready.wait()
 
     async def close(self, timeout: float = 5.0) -> None:
         """Stop reading, let the handlers finish what was read (within ``timeout``),
@@ -213,9 +222,9 @@ class Consumer(Delivery):
         while True:
             try:
                 client = await self._link.client(extra_timeout=self._block)
-                if not self._ready:
+                if not self._ready.is_set():
                     await self._setup(client)
-                    self._ready = True
+                    self._ready.set()
                 if self.group is None:
                     streams: dict[Any, Any] = dict(self._positions)
                     found = await client.xread(

@@ -61,26 +61,28 @@ async def pending(raw: aioredis.Redis, group: str = "g") -> int:
     return int(info["pending"])
 
 
-async def test_fan_out_from_now_from_zero_and_from_a_time(
-    redis_server: RedisServer, feed: tuple[RedisPublisher, Source]
+async def test_fan_out_from_now_from_zero_from_an_id_and_from_a_time(
+    redis_server: RedisServer, feed: tuple[RedisPublisher, Source], raw: aioredis.Redis
 ) -> None:
-    """start="$" skips what was there; "0" replays everything; a time replays from then."""
+    """start="$" skips what was there; "0" replays everything; an entry id replays what
+    follows it; a time replays from then."""
     await send(feed, 1, 2)
-    middle = time.time()
+    first_id = (await raw.xrange("wsevents:feed:a"))[0][0].decode()
     await send(feed, 3)
-    now, everything, since = (
+    buses = (
         consumer(redis_server), consumer(redis_server, start="0"),
-        consumer(redis_server, start=middle),
+        consumer(redis_server, start=first_id),
+        consumer(redis_server, start=time.time() - 3600),
     )
-    got = [collect(c) for c in (now, everything, since)]
-    for c in (now, everything, since):
+    got = [collect(c) for c in buses]
+    for c in buses:
         await asyncio.wait_for(c.wait_ready(), 5)
     await until(lambda: len(got[1]) == 3)
     await send(feed, 4)
-    await until(lambda: len(got[0]) == 1 and len(got[1]) == 4 and len(got[2]) == 2)
-    assert got == [[4], [1, 2, 3, 4], [3, 4]]
-    assert everything.last_ids["a"] == now.last_ids["a"]
-    for c in (now, everything, since):
+    await until(lambda: [len(g) for g in got] == [1, 4, 2, 4])
+    assert got == [[4], [1, 2, 3, 4], [3, 4], [1, 2, 3, 4]]
+    assert buses[1].last_ids["a"] == buses[0].last_ids["a"]
+    for c in buses:
         await c.close()
 
 

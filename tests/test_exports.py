@@ -62,6 +62,13 @@ def test_every_exported_name_exists(name: str) -> None:
         "wsevents._supervisor",
         "wsevents._delivery",
         "wsevents._config",
+        "wsevents.bus",
+        "wsevents.bus.publisher",
+        "wsevents.bus.consumer",
+        "wsevents.bus._encoding",
+        "wsevents.bus._link",
+        "wsevents.bus._adapter",
+        "wsevents._cli_bus",
     ],
 )
 def test_every_module_declares_all(module: str) -> None:
@@ -88,6 +95,7 @@ def test_py_typed_ships() -> None:
         "wsevents.sync",
         "wsevents.compat",
         "wsevents.testing",
+        "wsevents.bus",
     ],
 )
 def test_readme_api_reference_lists_every_public_name(module: str) -> None:

@@ -197,7 +197,9 @@ class RedisPublisher(EventEmitter):
         """Stop publishing what ``source`` delivers."""
         if source in self._sources:
             self._sources.remove(source)
-            source.remove_observer(self._observe)
+            remove = getattr(source, "remove_observer", None)
+            if callable(remove):
+                remove(self._observe)
 
     @property
     def overflow(self) -> Overflow:

@@ -56,6 +56,19 @@ class Delivery(Dispatcher):
         self._queue.append((name, payload))
         self._wake()
 
+    async def put_messages(self, name: str, payloads: list[Any]) -> None:
+        """Queue ``payloads`` of event ``name`` in order, waiting whenever the queue is full."""
+        queue = self._queue
+        bound = self._queue_size
+        append = queue.append
+        for payload in payloads:
+            if len(queue) - self._lifecycle_queued < bound:
+                append((name, payload))
+            else:
+                self._wake()
+                await self.put_message(name, payload)
+        self._wake()
+
     def put_lifecycle(self, name: str, payload: Any) -> None:
         """Queue lifecycle event ``name`` (never dropped, not counted against the bound)."""
         self._put_lifecycle(name, payload)

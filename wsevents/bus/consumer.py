@@ -293,15 +293,21 @@ class Consumer(Delivery):
         name = self._names.get(key)
         if self.group is not None:
             self._in_flight.add((key, entry_id))
+        messages: list[Any] = []
         for record in records:
-            if len(record) == 4:
-                mark = (run, record[0])
-                if mark in self._seen:
-                    continue
-                self._remember(mark)
-                self.put_lifecycle(record[3], decode_lifecycle(record[3], record[2]))
-            elif name is not None:
-                await self.put_message(name, record[2])
+            if len(record) != 4:
+                messages.append(record[2])
+                continue
+            mark = (run, record[0])
+            if mark in self._seen:
+                continue
+            self._remember(mark)
+            if messages and name is not None:
+                await self.put_messages(name, messages)
+            messages = []
+            self.put_lifecycle(record[3], decode_lifecycle(record[3], record[2]))
+        if messages and name is not None:
+            await self.put_messages(name, messages)
         self.put_call(lambda: self._entry_done(key, entry_id))
 
     def _remember(self, mark: tuple[str, int]) -> None:

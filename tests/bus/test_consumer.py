@@ -255,3 +255,38 @@ async def test_malformed_and_trimmed_entries(
     async with bus:
         await until(lambda: got == [5])
     assert "malformed entry" in str(errors[0])
+
+
+async def test_a_small_queue_makes_the_reader_wait(
+    redis_server: RedisServer, feed: tuple[RedisPublisher, Source]
+) -> None:
+    """queue_size bounds what waits for the handlers: the reader waits, nothing is lost."""
+    bus = consumer(redis_server, start="0", queue_size=2)
+    got: list[int] = []
+
+    @bus.on("message:a")
+    async def slow(message: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        got.append(message["seq"])
+
+    await send(feed, *range(50))
+    async with bus:
+        await until(lambda: len(got) == 50)
+    assert got == list(range(50))
+
+
+async def test_a_lost_group_is_created_again(
+    redis_server: RedisServer, feed: tuple[RedisPublisher, Source]
+) -> None:
+    """A Redis restarted without persistence has lost the group: the consumer creates
+    it again and goes on."""
+    bus = consumer(redis_server, group="g", start="0", timeout=0.5,
+                   backoff=wsevents.FixedDelay(delay=0.02))
+    got = collect(bus)
+    async with bus:
+        await asyncio.wait_for(bus.wait_ready(), 5)
+        await send(feed, 1)
+        await until(lambda: got == [1])
+        redis_server.restart()
+        await send(feed, 2)
+        await until(lambda: got == [1, 2])

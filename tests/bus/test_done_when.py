@@ -85,9 +85,10 @@ async def test_group_of_three_with_one_killed_gets_everything_once(
     """N messages reach a group of 3 (one of them a process killed with SIGKILL midway)
     exactly once after dedup; a fan-out consumer sees each once, in order per channel."""
     n = GROUP_MESSAGES
+    stall = min(5000, n // 10)
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.bus.consumer_process", redis_server.url, "feed",
-         "workers", "doomed", "a", "b"],
+         "workers", "doomed", str(stall), "a", "b"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     assert child.stdout is not None
@@ -117,7 +118,7 @@ async def test_group_of_three_with_one_killed_gets_everything_once(
             assert child.stdout is not None
             for text in child.stdout:
                 doomed.append(text)
-                if len(doomed) >= min(5000, n // 10):
+                if len(doomed) >= stall:
                     return
 
         await asyncio.wait_for(asyncio.to_thread(read_child), 30)

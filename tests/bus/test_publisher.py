@@ -266,3 +266,31 @@ async def test_attached_to_a_connection(redis_server: RedisServer, raw: aioredis
         assert names[0] == "connect"
         assert names[-1] == "closed"
         await publisher.close()
+
+
+async def test_payloads_json_cannot_encode(redis_server: RedisServer,
+                                           raw: aioredis.Redis) -> None:
+    """Objects JSON does not know travel as text (attrs classes as dicts); a payload
+    that cannot be encoded at all loses its entry, reported, and the writer goes on."""
+    publisher = RedisPublisher(redis_server.url, name="feed")
+    errors: list[Exception] = []
+    publisher.on("error", errors.append)
+    source = Source()
+    publisher.attach(source)
+    gap = wsevents.Gap(channel="a", expected=1, received=3, missing=2)
+    stamp = type("Stamp", (), {"__str__": lambda self: "t0"})()
+    source.deliver("message:a", {"when": stamp, "gap": gap})
+    await asyncio.wait_for(publisher.flush(), 5)
+    message = (await records(raw, "wsevents:feed:a"))[0][2]
+    assert message == {"when": "t0", "gap": {"channel": "a", "expected": 1, "received": 3,
+                                            "missing": 2}}
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    source.deliver("message:b", loop)
+    source.deliver("message:c", {"seq": 1})
+    await asyncio.wait_for(publisher.flush(), 5)
+    await asyncio.wait_for(publisher.flush(), 5)
+    assert "could not be written" in str(errors[0])
+    assert publisher.stats.dropped == 1
+    assert [r[2] for r in await records(raw, "wsevents:feed:c") if len(r) == 3] == [{"seq": 1}]
+    await publisher.close()

@@ -89,15 +89,25 @@ LIFECYCLE: Final[dict[str, type]] = {
 #: lifecycle events that concern one channel (the payload's ``channel``)
 PER_CHANNEL: Final = frozenset({GAP})
 
+def _default(value: Any) -> Any:
+    """What JSON cannot encode natively: attrs instances as dicts, the rest as text."""
+    if attrs.has(type(value)):
+        return encode_lifecycle(value)
+    return str(value)
+
+
 dumps: Callable[[Any], bytes]
 loads: Callable[[bytes | str], Any]
 try:  # pragma: no cover - depends on what is installed
     import orjson
 
-    dumps = orjson.dumps
+    def dumps(value: Any) -> bytes:
+        encoded: bytes = orjson.dumps(value, default=_default)
+        return encoded
+
     loads = orjson.loads
 except ImportError:  # pragma: no cover - depends on what is installed
-    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    _encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_default)
 
     def dumps(value: Any) -> bytes:
         return _encoder.encode(value).encode()

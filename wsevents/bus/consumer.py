@@ -161,6 +161,7 @@ class Consumer(Delivery):
         self._next_claim = 0.0
         self._reader: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
+        self._fatal: Exception | None = None
         #: entries moved to the dead-letter stream by this consumer
         self.dead_letters = 0
         #: entries this consumer claimed from others (or took back from itself)
@@ -169,9 +170,15 @@ class Consumer(Delivery):
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Read and deliver until :meth:`close` is called."""
+        """Read and deliver until :meth:`close` is called.
+
+        Raises:
+            Exception: an unexpected failure of the reader (after an ``error`` event).
+        """
         self.start()
         await self._stopped.wait()
+        if self._fatal is not None:
+            raise self._fatal
 
     def start(self) -> None:
         """Start reading and delivering in the background (``run()`` without waiting)."""
@@ -180,6 +187,17 @@ class Consumer(Delivery):
             self._reader = asyncio.get_running_loop().create_task(
                 self._read_forever(), name=f"wsevents-bus-consumer-{self.name}"
             )
+            self._reader.add_done_callback(self._reader_done)
+
+    def _reader_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        assert isinstance(exc, Exception)
+        logger.error("bus consumer: the reader failed", exc_info=exc)
+        self._fatal = exc
+        self.report_error(exc)
+        self._stopped.set()
 
     async def wait_ready(self) -> None:
         """Return once the consumer is reading: its groups exist and ``start`` was
@@ -245,6 +263,10 @@ class Consumer(Delivery):
                         block=int(self._block * 1000),
                     )
             except (OSError, RedisError) as exc:
+                if "NOGROUP" in str(exc):
+                    # The group (or the stream) is gone: a Redis restarted without
+                    # persistence, or deleted by hand; create it again.
+                    self._ready.clear()
                 self._link.lost(exc)
                 continue
             for key, entries in _pairs(found):
@@ -286,6 +308,10 @@ class Consumer(Delivery):
         try:
             run = _text(fields[b"r"])
             records = loads(fields[b"d"])
+            if not isinstance(records, list) or not all(
+                isinstance(r, list) and len(r) >= 3 for r in records
+            ):
+                raise ValueError("not a list of records")
         except (KeyError, ValueError, TypeError) as exc:
             self.report_error(BusError(f"malformed entry {entry_id} in {key}: {exc!r}"))
             self._entry_done(key, entry_id)

@@ -432,7 +432,12 @@ class RedisPublisher(EventEmitter):
 
     async def _write(self, batch: list[tuple[str, str, list[list[Any]]]]) -> None:
         """Write ``batch`` (retrying through the backoff until Redis takes it)."""
-        encoded = [(key, eid, dumps(records), records) for key, eid, records in batch]
+        encoded = []
+        for key, eid, records in batch:
+            try:
+                encoded.append((key, eid, dumps(records), records))
+            except (TypeError, ValueError, OverflowError) as exc:
+                self._refused(key, records, exc)
         fields_run = self._run
         retry = False
         while encoded:
@@ -483,11 +488,11 @@ class RedisPublisher(EventEmitter):
         self._entries += 1
         self._published += sum(1 for record in records if len(record) != 4)
 
-    def _refused(self, key: str, records: list[list[Any]], error: ResponseError) -> None:
+    def _refused(self, key: str, records: list[list[Any]], error: Exception) -> None:
         lost = sum(1 for record in records if len(record) != 4)
         self._dropped += lost
         self._errors += 1
-        why = f"Redis refused an entry of {key} ({lost} messages lost): {error}"
+        why = f"an entry of {key} could not be written ({lost} messages lost): {error}"
         err = BusError(why)
         err.__cause__ = error
         self._emit_error(err)

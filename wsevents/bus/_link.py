@@ -97,6 +97,8 @@ class RedisLink:
         self.masked_url = mask_url(url)
         self._backoff = backoff
         self._timeout = timeout
+        #: seconds before a command counts as failed
+        self.timeout = timeout
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
         self._client: aioredis.Redis | None = None
@@ -142,7 +144,7 @@ class RedisLink:
                 await client.ping()
                 info: dict[str, Any] = await client.info("server")
             except (OSError, aioredis.RedisError) as exc:
-                await client.aclose()
+                await _quiet_close(client)
                 self.lost(exc)
                 try:
                     await asyncio.wait_for(
@@ -151,6 +153,9 @@ class RedisLink:
                 except asyncio.TimeoutError:
                     pass
                 continue
+            except BaseException:  # cancelled while connecting: never leak the client
+                await asyncio.shield(_quiet_close(client))
+                raise
             self.version = _version(info)
             self._client = client
             downtime = 0.0 if self._lost_at is None else time.monotonic() - self._lost_at
@@ -198,7 +203,11 @@ def _version(info: dict[str, Any]) -> tuple[int, int]:
 
 
 async def _quiet_close(client: aioredis.Redis) -> None:
-    try:
-        await asyncio.wait_for(client.aclose(), 1.0)
-    except (OSError, aioredis.RedisError, asyncio.TimeoutError):
-        pass
+    # asyncio.wait, not wait_for: a close that ignores its cancellation must not
+    # hold the caller.
+    task = asyncio.ensure_future(client.aclose())
+    done, _ = await asyncio.wait([task], timeout=1.0)
+    if not done:
+        task.cancel()
+    elif not task.cancelled() and task.exception() is not None:
+        pass  # a broken connection fails to close: nothing more to do

@@ -162,6 +162,7 @@ class Consumer(Delivery):
         self._reader: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self._fatal: Exception | None = None
+        self._closing = False
         #: entries moved to the dead-letter stream by this consumer
         self.dead_letters = 0
         #: entries this consumer claimed from others (or took back from itself)
@@ -213,8 +214,14 @@ class Consumer(Delivery):
         acknowledge it, and close the Redis connection."""
         reader, self._reader = self._reader, None
         if reader is not None:
-            reader.cancel()
-            await asyncio.wait([reader])
+            # Cooperative first: a redis-py command cancelled mid-read can leave the
+            # task waiting forever (seen with redis-py 8 on Python 3.11); the read
+            # ends within ``block`` seconds by itself.
+            self._closing = True
+            await asyncio.wait([reader], timeout=self._block + 0.5)
+            if not reader.done():
+                reader.cancel()
+                await asyncio.wait([reader], timeout=timeout)
         await self.stop_delivery(timeout)
         if self.group is not None and self._acks and self._link.connected:
             try:
@@ -237,7 +244,7 @@ class Consumer(Delivery):
     async def _read_forever(self) -> None:
         loop = asyncio.get_running_loop()
         found: Any
-        while True:
+        while not self._stopping():
             try:
                 client = await self._link.client(extra_timeout=self._block)
                 if not self._ready.is_set():
@@ -251,7 +258,9 @@ class Consumer(Delivery):
                 else:
                     if self._acks:
                         await self._flush_acks(client)
-                    if loop.time() >= self._next_claim:
+                    backlog = any(v is not None for v in self._positions.values())
+                    if not backlog and loop.time() >= self._next_claim:
+                        # (after the own backlog: a claimed entry is in it too)
                         self._next_claim = loop.time() + self._claim_after / 2
                         await self._claim(client)
                     streams = {k: (v or ">") for k, v in self._positions.items()}
@@ -269,6 +278,8 @@ class Consumer(Delivery):
                     self._ready.clear()
                 self._link.lost(exc)
                 continue
+            if self._stopping():  # close() was called during the read
+                return  # what was just read stays pending: claimed or re-read later
             for key, entries in _pairs(found):
                 key = key.decode() if isinstance(key, bytes) else key
                 if self.group is None:
@@ -282,6 +293,9 @@ class Consumer(Delivery):
                         self._positions[key] = _text(entries[-1][0])
                 for entry_id, fields in entries:
                     await self._deliver(key, _text(entry_id), fields)
+
+    def _stopping(self) -> bool:
+        return self._closing
 
     async def _setup(self, client: Any) -> None:
         for key in self._keys:

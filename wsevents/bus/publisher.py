@@ -245,7 +245,7 @@ class RedisPublisher(EventEmitter):
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.cancel()
-            await asyncio.wait([writer])
+            await asyncio.wait([writer], timeout=self._link.timeout)
         await self._link.close()
         self._release(self._room)
 

@@ -247,6 +247,8 @@ async def test_malformed_and_trimmed_entries(
 ) -> None:
     """An entry that is not the publisher's format is an error event, and skipped."""
     await raw.xadd("wsevents:feed:a", {"x": "y"})
+    await raw.xadd("wsevents:feed:a", {"r": "run", "d": "{}"})
+    await raw.xadd("wsevents:feed:a", {"r": "run", "d": "[[[1], 0, {}, \"gap\"]]"})
     await raw.xadd("wsevents:feed:a", {"r": "run", "d": "[[1, 0, {\"seq\": 5}]]"})
     bus = consumer(redis_server, group="g", start="0")
     errors: list[Exception] = []
@@ -254,7 +256,8 @@ async def test_malformed_and_trimmed_entries(
     got = collect(bus)
     async with bus:
         await until(lambda: got == [5])
-    assert "malformed entry" in str(errors[0])
+    assert len(errors) == 3
+    assert all("malformed entry" in str(e) for e in errors)
 
 
 async def test_a_small_queue_makes_the_reader_wait(
@@ -290,3 +293,91 @@ async def test_a_lost_group_is_created_again(
         redis_server.restart()
         await send(feed, 2)
         await until(lambda: got == [1, 2])
+
+
+async def test_run_until_closed(
+    redis_server: RedisServer, feed: tuple[RedisPublisher, Source]
+) -> None:
+    """run() serves until close() is called."""
+    bus = consumer(redis_server, start="0")
+    got = collect(bus)
+    await send(feed, 1)
+    running = asyncio.ensure_future(bus.run())
+    await until(lambda: got == [1])
+    await bus.close()
+    await asyncio.wait_for(running, 5)
+
+
+async def test_close_is_bounded_with_a_stuck_handler_and_a_full_queue(
+    redis_server: RedisServer, feed: tuple[RedisPublisher, Source]
+) -> None:
+    """The reader waits for room behind a handler that never returns: close() still
+    ends, within its timeout."""
+    bus = consumer(redis_server, start="0", queue_size=1)
+    started = asyncio.Event()
+
+    @bus.on("message:a")
+    async def stuck(message: dict[str, Any]) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    await send(feed, *range(5))
+    bus.start()
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.wait_for(bus.close(timeout=0.05), 5)
+
+
+async def test_a_key_of_the_wrong_type_is_reported(
+    redis_server: RedisServer, raw: aioredis.Redis
+) -> None:
+    """A channel key that is not a stream: the group cannot be created, and the
+    consumer says so (bus_disconnect with the error) instead of hanging silently."""
+    await raw.set("wsevents:feed:a", "text")
+    bus = consumer(redis_server, group="g", backoff=wsevents.FixedDelay(delay=0.02))
+    lost: list[Any] = []
+    bus.on("bus_disconnect", lost.append)
+    async with bus:
+        await until(lambda: bool(lost))
+    assert "WRONGTYPE" in lost[0].error
+
+
+async def test_many_lifecycle_events_are_each_delivered_once(
+    redis_server: RedisServer, feed: tuple[RedisPublisher, Source]
+) -> None:
+    """Lifecycle events written into several streams are delivered once each, however
+    many (the memory of those seen is bounded)."""
+    publisher, source = feed
+    source.subscriptions = ("a", "b")
+    bus = consumer(redis_server, channels=["a", "b"], start="0")
+    gaps = collect(bus, "gap")
+    for n in range(5000):
+        source.deliver("connect", wsevents.Connected(url="ws://x/", attempt=n, is_reconnect=True,
+                                                     downtime=0.0))
+    source.deliver("gap", wsevents.Gap(channel="a", expected=1, received=3, missing=2))
+    await asyncio.wait_for(publisher.flush(), 10)
+    connects = collect(bus, "connect")
+    async with bus:
+        await until(lambda: len(connects) == 5000 and len(gaps) == 1, 20)
+    assert [c.attempt for c in connects] == list(range(5000))
+
+
+async def test_close_while_redis_is_down_or_hung(redis_server: RedisServer) -> None:
+    """close() ends a consumer waiting in its reconnect backoff at once, and one stuck
+    connecting to a hung (SIGSTOP) server within its bounds."""
+    bus = consumer(redis_server, backoff=wsevents.FixedDelay(delay=30.0))
+    lost = asyncio.Event()
+    bus.on("bus_disconnect", lambda _e: lost.set())
+    redis_server.kill()
+    bus.start()
+    await asyncio.wait_for(lost.wait(), 5)
+    await asyncio.wait_for(bus.close(), 2)
+
+    redis_server.start()
+    redis_server.pause()
+    try:
+        hung = consumer(redis_server, timeout=5.0)
+        with pytest.raises(asyncio.TimeoutError):  # stuck connecting: PING unanswered
+            await asyncio.wait_for(hung.wait_ready(), 0.3)
+        await asyncio.wait_for(hung.close(timeout=0.1), 5)
+    finally:
+        redis_server.resume()

@@ -185,6 +185,10 @@ class RedisLink:
                 BusDisconnected(url=self.masked_url, error=f"{type(exc).__name__}: {exc}")
             )
 
+    def stop(self) -> None:
+        """No more connecting: a :meth:`client` call waiting in a backoff ends (cancelled)."""
+        self._closed.set()
+
     async def close(self) -> None:
         """Drop the client for good; a :meth:`client` call waiting in a backoff ends."""
         self._closed.set()

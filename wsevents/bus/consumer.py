@@ -390,7 +390,10 @@ class Consumer(Delivery):
         """Claim entries pending for longer than claim_after; dead-letter the hopeless ones."""
         idle_ms = int(self._claim_after * 1000)
         for key in self._keys:
-            pending = await client.xpending_range(key, self.group, "-", "+", 100, idle=idle_ms)
+            # IDLE (Redis 6.2+) lets the server skip busy entries; older servers are
+            # filtered here, from the first 100.
+            idle = {"idle": idle_ms} if self._link.version >= (6, 2) else {}
+            pending = await client.xpending_range(key, self.group, "-", "+", 100, **idle)
             claim = []
             for item in pending:
                 entry_id = _text(item["message_id"])

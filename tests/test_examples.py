@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -34,10 +35,26 @@ def load(path: Path) -> ModuleType:
 @pytest.mark.parametrize(
     "path", [p for p in EXAMPLES if p.name not in PYTEST_EXAMPLES], ids=lambda p: p.name
 )
-async def test_example_runs(path: Path) -> None:
-    """main(url) finishes against a FakeServer (playing the example's feed, if any)."""
+async def test_example_runs(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """main(url) finishes against a FakeServer (playing the example's feed, if any),
+    with a Redis server of its own for the examples that say ``NEEDS_REDIS``."""
     module = load(path)
     main = module.main
+    if getattr(module, "NEEDS_REDIS", False):
+        from tests.bus.redis_server import RedisServer
+
+        redis = RedisServer()
+        redis.start()
+        monkeypatch.setenv("WSEVENTS_REDIS_URL", redis.url)
+        try:
+            await _run(module, main)
+        finally:
+            redis.stop()
+        return
+    await _run(module, main)
+
+
+async def _run(module: ModuleType, main: Any) -> None:
     async with FakeServer() as server:
         feed = getattr(module, "feed", None)
         tasks = []

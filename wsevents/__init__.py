@@ -38,6 +38,7 @@ from .events import (
 )
 from .exceptions import (
     AuthenticationError,
+    BusError,
     ConfigError,
     ConnectError,
     ConnectionLost,
@@ -69,6 +70,7 @@ __all__ = [
     "AuthenticationError",
     "Backoff",
     "BinanceProtocol",
+    "BusError",
     "CloseReason",
     "Closed",
     "ConfigError",

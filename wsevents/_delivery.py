@@ -78,7 +78,10 @@ def _lifecycle(name: str) -> _Lifecycle:
     return found
 
 
-_REPORT: Final = _lifecycle(QUEUE_FULL)
+#: the pending ``queue_full`` report of this dispatcher: not interned, so that a
+#: ``queue_full`` event offered from outside (a bus consumer relaying a publisher's)
+#: is delivered as given
+_REPORT: Final = _Lifecycle(QUEUE_FULL)
 _RESUME: Final = _lifecycle("\x00resume")
 _BARRIER: Final = _lifecycle("\x00barrier")
 _CALL: Final = _lifecycle("\x00call")
@@ -425,12 +428,14 @@ class Dispatcher:
             self._wake()
         return self._barrier
 
-    async def finish(self, timeout: float, margin: float) -> int:
+    async def finish(self, timeout: float, margin: float, *, lifecycle: bool = True) -> int:
         """Deliver what is queued up to the barrier within ``timeout`` seconds.
 
         Past it, the dispatcher task is cancelled, the messages still queued are
         dropped (counted), and the lifecycle events still queued (``closed``
-        among them) are delivered by a fresh dispatcher task within ``margin``.
+        among them) are delivered by a fresh dispatcher task within ``margin``
+        (unless ``lifecycle`` is False: then they are forgotten too, calls
+        queued behind undelivered messages included).
 
         Returns:
             The messages left undelivered.
@@ -442,7 +447,8 @@ class Dispatcher:
             # Stuck (or broken): drop the messages, deliver the lifecycle events left.
             left += self._drop_messages()
             self._task = None
-            await _ended(self.start(), margin)
+            if lifecycle:
+                await _ended(self.start(), margin)
         left += self._drop_messages()
         self._queue = None
         self._lifecycle_queued = 0

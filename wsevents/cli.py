@@ -44,6 +44,7 @@ from wsevents import (
     QueueFull,
     Reconnecting,
     WSEventsError,
+    _cli_bus,
     _demo,
 )
 from wsevents._format import (
@@ -80,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             if args.command == "tail":
                 return asyncio.run(_tail(args))
+            if args.command in _cli_bus.COMMANDS:
+                return asyncio.run(_cli_bus.run(args))
             return asyncio.run(
                 _demo.run(duration=args.duration, seed=args.seed, no_color=args.no_color)
             )
@@ -193,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the WebSocket client underneath (default: websockets)",
     )
     _verbose_option(tail)
+    _cli_bus.add_commands(commands)
     return parser
 
 

@@ -206,6 +206,11 @@ class Connection(Emitter):
         return self._counters.snapshot(self._delivery.depth)
 
     @property
+    def overflow(self) -> str:
+        """The delivery queue's overflow mode (the ``overflow`` option)."""
+        return self._options.overflow
+
+    @property
     def check_interval(self) -> float:
         """Seconds between two policy checks (the ``check_interval`` option)."""
         return self._options.check_interval

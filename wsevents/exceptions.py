@@ -11,6 +11,7 @@ keeps working for configuration mistakes::
     │   ├── HandshakeRejected             the server answered the handshake with an HTTP status
     │   └── ReconnectExhausted            max_reconnect_attempts consecutive failed attempts
     ├── NotConnected (RuntimeError)       send() while there is no open connection
+    ├── BusError (ConnectionError)        wsevents.bus: Redis failed, or entries were dropped
     ├── PolicyError (RuntimeError)        a should_disconnect / should_reconnect policy raised
     ├── AuthenticationError               the venue rejected the login sent on connect
     ├── RequestError                      the venue answered a request with an error reply
@@ -28,9 +29,10 @@ from typing import Any
 
 __all__ = [
     "AuthenticationError",
+    "BusError",
     "ConfigError",
-    "ConnectionLost",
     "ConnectError",
+    "ConnectionLost",
     "FrameError",
     "HandshakeRejected",
     "NotConnected",
@@ -209,3 +211,11 @@ class ConnectionLost(WSEventsError, ConnectionError):
 
     def __init__(self, message: str = "the connection was lost before the reply arrived") -> None:
         super().__init__(message)
+class BusError(WSEventsError, ConnectionError):
+    """A ``wsevents.bus`` publisher or consumer could not do its work.
+
+    Reported as an ``error`` event: Redis is unreachable or refused a command,
+    the publisher's buffer overflowed and dropped entries, or an entry was
+    moved to the dead-letter stream.  The Redis failure, if any, is chained as
+    ``__cause__``.
+    """

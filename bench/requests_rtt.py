@@ -6,9 +6,9 @@ connection, with the same reader loop shape:
 
 * raw: ``websockets`` sending ``json.dumps`` frames and matching reply ids to
   futures by hand (a dict of futures, a timer per request);
-* wsevents: ``BinanceApiProtocol.prepare_request`` / ``decode`` /
-  ``reply_id`` / ``reply_error`` and ``PendingRequests`` (what the engine's
-  ``ws.request()`` will run, minus the engine's send path).
+* wsevents: ``Connection(protocol=BinanceApiProtocol()).request()``, the
+  engine's whole request path (ids stamped by the protocol, replies matched by
+  ``reply_id`` in the reader, the send path, ``PendingRequests``).
 
 Both run with 1 request in flight (latency) and with 100 in flight
 (throughput); the report gives round trips per second and the ratio
@@ -30,8 +30,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from wsevents import CONSUMED
-from wsevents._requests import PendingRequests
+import wsevents
 from wsevents.binance import BinanceApiProtocol
 
 
@@ -79,30 +78,13 @@ class Raw:
 
 
 class Wsevents:
-    """The request path of wsevents: protocol ids and replies, PendingRequests."""
+    """wsevents' request path: ``Connection.request()``."""
 
-    def __init__(self, ws: ClientConnection) -> None:
+    def __init__(self, ws: wsevents.Connection) -> None:
         self.ws = ws
-        self.protocol = BinanceApiProtocol()
-        self.pending = PendingRequests()
-        self.ids = itertools.count(1)
-        self.reader = asyncio.ensure_future(self.read())
-
-    async def send(self, frame: Any) -> None:
-        await self.ws.send(json.dumps(frame))
-
-    async def read(self) -> None:
-        protocol, pending = self.protocol, self.pending
-        async for raw in self.ws:
-            channel, message = protocol.decode(raw)
-            if channel is CONSUMED:
-                key = protocol.reply_id(message)
-                if key is not None:
-                    pending.resolve(key, message, protocol.reply_error(message))
 
     async def request(self, method: str) -> Any:
-        frame, key = self.protocol.prepare_request({"method": method}, next(self.ids))
-        return await self.pending.request(self.send, frame, key, 10.0)
+        return await self.ws.request({"method": method}, timeout=10.0)
 
 
 async def measure(client: Any, in_flight: int, seconds: float) -> float:
@@ -126,12 +108,14 @@ async def run(url: str, seconds: float, reps: int) -> None:
     for in_flight in (1, 100):
         raw_rates, ours_rates = [], []
         for _ in range(reps):
-            for kind, rates in ((Raw, raw_rates), (Wsevents, ours_rates)):
-                async with connect(url, compression=None) as ws:
-                    client = kind(ws)
-                    rates.append(await measure(client, in_flight, seconds))
-                    await ws.close()
-                    await client.reader
+            async with connect(url, compression=None) as raw_ws:
+                raw_client = Raw(raw_ws)
+                raw_rates.append(await measure(raw_client, in_flight, seconds))
+                await raw_ws.close()
+                await raw_client.reader
+            conn = wsevents.Connection(url, protocol=BinanceApiProtocol(), compression=None)
+            async with conn:
+                ours_rates.append(await measure(Wsevents(conn), in_flight, seconds))
         raw, ours = statistics.median(raw_rates), statistics.median(ours_rates)
         print(f"| {in_flight} | {raw:,.0f} | {ours:,.0f} | {ours / raw:.2f} |")
 

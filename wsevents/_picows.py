@@ -112,7 +112,8 @@ class _PicowsListenerConnection(_PicowsConnection):
 
     def set_receiver(self, receiver: Receiver | None) -> bool:
         """Offer complete text messages to ``receiver`` first (None: stop)."""
-        self.ws.receiver = receiver
+        if not self.ws.ended:
+            self.ws.receiver = receiver
         return True
 
     def handled(self) -> None:
@@ -189,17 +190,6 @@ def _picows_parts() -> _PicowsParts | None:
             self.bad_close = False
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
-            if self.ended:
-                return  # nothing after a close frame or a protocol error (RFC 6455 5.5.1, 7.1.7)
-            kind = frame.msg_type
-            if frame.rsv2 or frame.rsv3 or (frame.rsv1 and (kind in control or not self.deflate)):
-                self.ended = True
-                raise protocol_error(close_code.PROTOCOL_ERROR, "reserved bits set")
-            if kind == close:
-                self.ended = True
-                if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
-                    self.bad_close = True  # picows took it as received: close_info corrects
-                    raise protocol_error(close_code.PROTOCOL_ERROR, "invalid close code")
             receiver = self.receiver
             if (
                 receiver is not None
@@ -207,6 +197,8 @@ def _picows_parts() -> _PicowsParts | None:
                 and frame.msg_type == text
                 and frame.fin
                 and not frame.rsv1
+                and not frame.rsv2
+                and not frame.rsv3
                 and frame.payload_size <= self.limit
             ):
                 try:
@@ -216,13 +208,34 @@ def _picows_parts() -> _PicowsParts | None:
                 else:
                     if receiver(message) is None:
                         return
+            self.other_frame(transport, frame)
+
+        def other_frame(self, transport: Any, frame: Any) -> None:
+            """Every frame the receiver did not take, with RFC 6455's checks that
+            picows leaves out (the receiver's frames passed them on the way)."""
+            if self.ended:
+                return  # nothing after a close frame or a protocol error (5.5.1, 7.1.7)
+            kind = frame.msg_type
+            if frame.rsv2 or frame.rsv3 or (frame.rsv1 and (kind in control or not self.deflate)):
+                self.end()
+                raise protocol_error(close_code.PROTOCOL_ERROR, "reserved bits set")
+            if kind == close:
+                self.end()
+                if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
+                    self.bad_close = True  # picows took it as received: close_info corrects
+                    raise protocol_error(close_code.PROTOCOL_ERROR, "invalid close code")
             try:
                 base_on_frame(self, transport, frame)
             except Exception:
-                self.ended = True  # picows fails the connection: nothing more is delivered
+                self.end()  # picows fails the connection: nothing more is delivered
                 raise
             if kind == text or kind == binary:
                 self.behind += 1
+
+        def end(self) -> None:
+            """A close frame or a protocol error: no frame is taken any more."""
+            self.ended = True
+            self.receiver = None
 
     return _PicowsParts(
         picows=picows,

@@ -160,11 +160,6 @@ class Runner:
     # -- what the connection asks ---------------------------------------------------------
 
     @property
-    def started(self) -> bool:
-        """True once :meth:`start` ran (or the connection was closed before it)."""
-        return self._supervisor.state is not State.IDLE
-
-    @property
     def first_connect(self) -> asyncio.Future[None] | None:
         """Done at the first successful connect (or failed with the fatal error)."""
         return self._first_connect
@@ -184,14 +179,8 @@ class Runner:
         return self.link.ws if self._supervisor.state is State.CONNECTED else None
 
     async def close(self) -> None:
-        """Close for good: graceful, and bounded by ``close_timeout`` plus a small margin.
-
-        Messages still queued are delivered while the time allows; the rest are
-        counted in ``stats.messages_dropped``.  Idempotent, and safe from
-        anywhere: a handler (it returns once the socket is closed; ``closed``
-        is delivered after the handler), a task a handler returned, or another
-        thread through :mod:`wsevents.sync`.
-        """
+        """``Connection.close()``: start the teardown (once) and wait for it (a handler waits
+        only for the socket side: ``closed`` is delivered after it returns)."""
         sup = self._supervisor
         if sup.state is State.IDLE:
             sup.closing()
@@ -258,12 +247,7 @@ class Runner:
     # -- proactive control ----------------------------------------------------------
 
     async def request_disconnect(self, reconnect_after: float | None = None) -> None:
-        """Disconnect now, on purpose, and stay PAUSED.
-
-        The connection comes back when ``reconnect_after`` seconds have passed,
-        when the ``should_reconnect`` policy says so, or on :meth:`resume`.
-        A proactive disconnect never counts as a failure for the backoff.
-        """
+        """``Connection.request_disconnect()``: disconnect on purpose and stay PAUSED."""
         after = cfg.check_number("reconnect_after", reconnect_after, allow_none=True)
         decision = self._supervisor.request_disconnect(
             self._clock(), reconnect_after=after, reason=DisconnectReason.USER
@@ -502,20 +486,7 @@ class Runner:
         return ws
 
     async def handover(self) -> None:
-        """Replace the connection make-before-break, now; return once switched.
-
-        A new connection is opened and subscribed first; once it delivers (or
-        after ``handover_timeout``), delivery switches to it and the old one is
-        closed (``disconnect`` with reason ``HANDOVER``).  The messages both
-        delivered are dropped from the new one (by ``dedup_key``, by sequence
-        number, or by equality) until its first new message, when the
-        ``handover`` event reports the overlap.  If the new connection cannot be
-        opened, the old one stays in use and the attempt is retried with the
-        backoff.
-
-        Raises:
-            NotConnected: there is no connection to hand over.
-        """
+        """``Connection.handover()``: start a make-before-break handover, wait for the switch."""
         if self._supervisor.state is not State.CONNECTED:
             raise NotConnected(f"nothing to hand over (state {self._supervisor.state.name})")
         if self._handed_over is None:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from ._heartbeat import HeartbeatScheduler
-from ._requests import PendingRequests, RequestStats
+from ._requests import PendingRequests
 from .exceptions import ConnectionLost
 from .routing import Frame, Protocol
 
@@ -67,11 +67,6 @@ class ConnectionSession:
         stamped, key = self._protocol.prepare_request(frame, next(self._ids))
         return await self.pending.request(self._send, stamped, key, timeout)
 
-    @property
-    def stats(self) -> RequestStats:
-        """The request counters of this connection."""
-        return self.pending.stats
-
     # -- what the reader hands over ------------------------------------------------------
 
     def take_reply(self, message: Any) -> bool:
@@ -96,12 +91,6 @@ class ConnectionSession:
         if spec is not None and self.heartbeat is None:
             self.heartbeat = HeartbeatScheduler(spec, self._send, on_missed)
             self.heartbeat.start()
-
-    def activity(self) -> None:
-        """A frame arrived (an idle-only heartbeat waits for silence)."""
-        heartbeat = self.heartbeat
-        if heartbeat is not None:
-            heartbeat.activity()
 
     def end(self, why: str) -> int:
         """The connection is gone: stop the heartbeat, fail every waiting request.

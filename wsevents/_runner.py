@@ -237,11 +237,7 @@ class Runner:
         self._on_closed()
         if self._done is not None and not self._done.done():
             self._done.set_result(None)
-        if self._first_connect is not None and not self._first_connect.done():
-            self._first_connect.set_exception(
-                self._fatal or WSEventsError("connection closed before it connected")
-            )
-            self._first_connect.exception()  # mark retrieved: nobody may be waiting
+        # (first_connect was settled by _finish, which always ran above)
         self._state_changed.set()
 
     # -- proactive control ----------------------------------------------------------
@@ -415,7 +411,7 @@ class Runner:
 
     def _finish(self, stop: Stop) -> None:
         """Queue the terminal event (once): the state reads CLOSED for its handlers."""
-        if self._stop_queued:
+        if self._stop_queued:  # pragma: no cover - an internal error after a Stop
             return
         self._stop_queued = True
         event = stop.event
@@ -642,5 +638,5 @@ async def _bounded(task: asyncio.Task[Any], timeout: float) -> None:
 
 
 def _log_task_error(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+    if not task.cancelled() and task.exception() is not None:  # pragma: no cover - a bug
         logger.error("wsevents teardown failed", exc_info=task.exception())

@@ -110,6 +110,8 @@ class Link:
         self.early: list[tuple[str | None, str | None, Any]] = []
         #: called when a message asks for a new connection (Binance's serverShutdown)
         self.on_handover_wanted: Callable[[], object] | None = None
+        if self._sessions_on:
+            self.reader.take = self._take
         #: the disconnects a missed heartbeat answer started
         self._missed: set[asyncio.Task[None]] = set()
         #: every frame sent waits its turn here (None: unpaced)
@@ -196,6 +198,13 @@ class Link:
             await asyncio.wait({reader})
         self.early = early
         return None
+
+    def _take(self, message: Any) -> bool:
+        """The reader's synchronous hand-over of protocol traffic on the current
+        connection: a request's reply or a heartbeat's answer (no coroutine step)."""
+        ws = self.ws
+        session = None if ws is None else self._sessions.get(ws)
+        return session is not None and session.take_reply(message)
 
     def _heartbeat_missed(self, ws: TransportConnection) -> None:
         """No answer to a client heartbeat: the feed is stale, replace the connection."""

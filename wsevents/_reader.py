@@ -75,6 +75,7 @@ class Reader:
         "_watched",
         "on_handover_wanted",
         "step",
+        "take",
     )
 
     def __init__(
@@ -101,6 +102,9 @@ class Reader:
         self._watched: frozenset[str | None] = protocol.handover_channels
         #: called when such a message does
         self.on_handover_wanted: Callable[[], object] | None = None
+        #: takes protocol traffic that needs no answer at once (a request's reply):
+        #: True when it did; the rest goes to the asynchronous part
+        self.take: Callable[[Any], bool] | None = None
         #: channel -> event name ("message:<channel>"), memoised
         self._names: dict[str | None, str] = (
             {} if _NO_CHANNEL in self._watched else {_NO_CHANNEL: MESSAGE}
@@ -145,6 +149,9 @@ class Reader:
             if name is None:
                 name = self._name_for(channel, message)
                 if name is None:
+                    take = self.take
+                    if take is not None and take(message):
+                        return None  # a reply or a heartbeat's answer, taken here
                     return self._hold((None, message)) if inline else (None, message)
             if self._tracking and not self._admit(channel, message):
                 return None

@@ -512,6 +512,17 @@ class Connection:
         """
         self._call(functools.partial(self._engine.send, message), timeout, "send()")
 
+    def request(self, frame: Frame, timeout: float = 10.0) -> Any:
+        """Send ``frame`` as a request and return its reply (see the async method).
+        Any thread; blocks at most about ``timeout`` seconds.
+
+        Raises:
+            NotConnected, RequestError, TimeoutError, ConnectionLost, ConfigError.
+        """
+        return self._call(
+            functools.partial(self._engine.request, frame, timeout), timeout + 1.0, "request()"
+        )
+
     def subscribe(self, *channels: str, timeout: float | None = DEFAULT_TIMEOUT) -> None:
         """Add channels to the subscription set (restored on every reconnect)."""
         self._call(functools.partial(self._engine.subscribe, *channels), timeout, "subscribe()")

@@ -480,3 +480,21 @@ def test_subscribe_and_proactive_control_from_another_thread(
     served.subscribed_client(2, "trades", "book")
     assert served.server.connections == 2
     assert ws.stats.proactive_disconnects == 1
+
+
+def test_request_from_a_plain_thread(served: ServerThread, make_sync: Make) -> None:
+    """The blocking facade's request(): the reply matched by id, an error reply raised."""
+    from wsevents.binance import BinanceApiProtocol
+
+    def answer(client: Any, frame: Any) -> Any:
+        if frame.get("method") == "bad":
+            return client.send({"id": frame["id"], "status": 400, "error": {"code": -1}})
+        return client.send({"id": frame["id"], "status": 200, "result": {"ok": frame["method"]}})
+
+    served.server.on_message(answer)
+    ws = make_sync(protocol=BinanceApiProtocol())
+    ws.start()
+    ws.wait_connected()
+    assert ws.request({"method": "ping"}, timeout=5)["result"] == {"ok": "ping"}
+    with pytest.raises(wsevents.RequestError):
+        ws.request({"method": "bad"}, timeout=5)

@@ -26,7 +26,13 @@ from typing import Any, Final
 
 import wsevents
 from wsevents import ConfigError, WSEventsError
-from wsevents._format import describe_disconnect, describe_queue_full, one_line
+from wsevents._format import (
+    describe_disconnect,
+    describe_queue_full,
+    one_line,
+    positive_int,
+    verbose_option,
+)
 
 
 __all__ = ["COMMANDS", "add_commands", "run"]
@@ -60,11 +66,11 @@ def add_commands(commands: Any) -> None:
     publish.add_argument("--channel-key", default="channel", metavar="KEY",
                          help="key of the channel in JSON messages (default: channel)")
     trim = publish.add_mutually_exclusive_group()
-    trim.add_argument("--maxlen", type=_positive_int, metavar="N",
+    trim.add_argument("--maxlen", type=positive_int, metavar="N",
                       help="keep about N entries per stream")
     trim.add_argument("--max-age", type=_positive_float, metavar="SECONDS",
                       help="keep entries for about SECONDS (Redis 6.2+)")
-    publish.add_argument("-n", "--count", type=_positive_int, metavar="N",
+    publish.add_argument("-n", "--count", type=positive_int, metavar="N",
                          help="exit after N messages were published")
 
     consume = commands.add_parser(
@@ -84,7 +90,7 @@ def add_commands(commands: Any) -> None:
                          help="this consumer's name in the group (default: host-pid)")
     consume.add_argument("--start", default="$", metavar="ID",
                          help='where to start: "$" (now, default), "0" (everything) or an id')
-    consume.add_argument("-n", "--count", type=_positive_int, metavar="N",
+    consume.add_argument("-n", "--count", type=positive_int, metavar="N",
                          help="exit after N messages")
 
 
@@ -92,18 +98,7 @@ def _redis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis", required=True, metavar="REDIS_URL",
                         help="redis://, rediss:// or unix:// URL")
     parser.add_argument("--name", required=True, metavar="NAME", help="the feed's name")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log the library's messages on stderr (-vv: debug)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+    verbose_option(parser)
 
 
 def _positive_float(text: str) -> float:

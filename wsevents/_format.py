@@ -1,10 +1,14 @@
-"""One-line descriptions of lifecycle events, for the command line (layer L5).
+"""What the command line's commands share (layer L5): one-line descriptions of
+lifecycle events, and argument helpers.
 
-Shared by ``wsevents tail`` (:mod:`wsevents.cli`) and ``wsevents demo``
-(:mod:`wsevents._demo`).
+Used by ``wsevents tail`` (:mod:`wsevents.cli`), ``wsevents demo``
+(:mod:`wsevents._demo`) and ``wsevents publish`` / ``consume``
+(:mod:`wsevents._cli_bus`).
 """
 
 from __future__ import annotations
+
+import argparse
 
 from wsevents import Disconnected, Gap, Handover, QueueFull, Reconnecting
 
@@ -16,6 +20,8 @@ __all__ = [
     "describe_queue_full",
     "describe_reconnecting",
     "one_line",
+    "positive_int",
+    "verbose_option",
 ]
 
 
@@ -74,4 +80,26 @@ def describe_handover(event: Handover) -> str:
     return (
         f"switched after {event.overlap * 1000:.0f} ms with both connections open, "
         f"{event.duplicates_dropped} duplicate{plural} dropped (received on both, delivered once)"
+    )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def verbose_option(parser: argparse.ArgumentParser) -> None:
+    """``-v`` / ``--verbose`` (counted) on ``parser``."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log the library's messages on stderr (-vv: debug)",
     )

@@ -52,6 +52,8 @@ from wsevents._format import (
     describe_queue_full,
     describe_reconnecting,
     one_line,
+    positive_int,
+    verbose_option,
 )
 from wsevents.binance import BinanceProtocol
 
@@ -123,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=7, help="seed of the fake feed (default: 7)")
     demo.add_argument("--no-color", action="store_true", help="no colours, even on a terminal")
-    _verbose_option(demo)
+    verbose_option(demo)
 
     tail = commands.add_parser(
         "tail",
@@ -168,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         help="extra handshake header (repeatable)",
     )
     tail.add_argument(
-        "-n", "--count", type=_positive_int, metavar="N", help="exit after N messages"
+        "-n", "--count", type=positive_int, metavar="N", help="exit after N messages"
     )
     tail.add_argument(
         "-f",
@@ -180,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     tail.add_argument(
         "--max-attempts",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="give up after N consecutive failed attempts (default: retry forever)",
     )
@@ -195,29 +197,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=["websockets", "picows"],
         help="the WebSocket client underneath (default: websockets)",
     )
-    _verbose_option(tail)
+    verbose_option(tail)
     _cli_bus.add_commands(commands)
     return parser
-
-
-def _verbose_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        action="count",
-        default=0,
-        help="log the library's messages on stderr (-vv: debug)",
-    )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def _demo_duration(text: str) -> float:

@@ -55,6 +55,24 @@ async def open_wsevents(url, n):
     return before, conns, lambda: asyncio.gather(*(c.close() for c in conns))
 
 
+async def open_wsevents_pool(url, n):
+    """One wsevents.Pool of n shards (one channel each): the shards share the pool's
+    dispatcher; each runs its runner task (reader included)."""
+    import wsevents
+
+    w = wsevents.Pool(url, subscriptions=["warm"], max_channels=1)
+    await w.connect()
+    await w.close()
+    gc.collect()
+    before = rss_kb()
+    pool = wsevents.Pool(url, max_channels=1)
+    await pool.connect()
+    for i in range(0, n, 100):
+        await pool.subscribe(*(f"c{j}" for j in range(i, min(n, i + 100))))
+        await pool.connect()
+    return before, pool.shards, pool.close
+
+
 async def open_picows(url, n):
     from picows import WSListener, ws_connect
 
@@ -102,6 +120,7 @@ async def main() -> None:
     openers = {
         "websockets": open_websockets,
         "wsevents": open_wsevents,
+        "wsevents-pool": open_wsevents_pool,
         "picows": open_picows,
         "aiohttp": open_aiohttp,
     }

@@ -46,11 +46,13 @@ from .exceptions import (
     HandshakeRejected,
     NotConnected,
     PolicyError,
+    PoolFull,
     ReconnectExhausted,
     RequestError,
     WSEventsError,
 )
 from .policies import PolicyContext
+from .pool import Pool, PoolStats
 from .ratelimit import RateLimit
 from .routing import CONSUMED, Decoder, Frame, HeartbeatSpec, JsonProtocol, Protocol, Session
 
@@ -94,6 +96,9 @@ __all__ = [
     "NotConnected",
     "PolicyContext",
     "PolicyError",
+    "Pool",
+    "PoolFull",
+    "PoolStats",
     "Protocol",
     "QueueFull",
     "RateLimit",

@@ -194,6 +194,11 @@ class Dispatcher:
         return 0 if queue is None else len(queue) - self._lifecycle_queued
 
     @property
+    def released(self) -> bool:
+        """True once :meth:`release` was called (shutting down)."""
+        return self._released
+
+    @property
     def task(self) -> asyncio.Task[None] | None:
         """The dispatcher task, once started."""
         return self._task

@@ -19,6 +19,7 @@ from typing import Any
 
 from . import _config as cfg
 from ._delivery import Dispatcher
+from ._lane import Lane
 from ._options import Options
 from ._reader import Reader
 from ._session import ConnectionSession, overrides
@@ -38,7 +39,7 @@ from .ratelimit import RateLimit, chunks
 from .routing import Frame, Protocol
 
 
-__all__ = ["Link", "abort", "subscribe_frames", "unsubscribe_frames"]
+__all__ = ["Link", "abort", "subscribe_frames", "unsubscribe_frames", "venue_limit"]
 
 
 class Link:
@@ -78,7 +79,7 @@ class Link:
         url: str,
         options: Options,
         transport: Transport,
-        delivery: Dispatcher,
+        delivery: Dispatcher | Lane,
         counters: Counters,
         subscriptions: Mapping[str, None],
         tracker: SequenceTracker | None,
@@ -115,9 +116,9 @@ class Link:
         #: the disconnects a missed heartbeat answer started
         self._missed: set[asyncio.Task[None]] = set()
         #: every frame sent waits its turn here (None: unpaced)
-        self._send_limit = _limit(options.send_limit, protocol.send_limit)
+        self._send_limit = venue_limit(options.send_limit, protocol.send_limit)
         #: every connection attempt takes a slot here (None: unpaced)
-        self._connect_limit = _limit(options.connect_limit, protocol.connect_limit)
+        self._connect_limit = venue_limit(options.connect_limit, protocol.connect_limit)
 
     async def open(self) -> TransportConnection | Failure:
         """Open a WebSocket connection and send the subscriptions."""
@@ -143,8 +144,15 @@ class Link:
                 if failure is not None:
                     await self.abort(ws)
                     return failure
-            for frame in subscribe_frames(protocol, list(self._subscriptions)):
-                await self.send_on(ws, frame)
+            sent: set[str] = set()
+            while True:
+                # Channels added while paced frames go out are sent too.
+                pending = [c for c in self._subscriptions if c not in sent]
+                if not pending:
+                    break
+                sent.update(pending)
+                for frame in subscribe_frames(protocol, pending):
+                    await self.send_on(ws, frame)
         except (NotConnected, OSError) as exc:
             close_code = ws.close_rcvd_code()
             await self.abort(ws)
@@ -347,7 +355,7 @@ def _split(
     return frames
 
 
-def _limit(given: Any, default: tuple[int, float] | None) -> Any:
+def venue_limit(given: Any, default: tuple[int, float] | None) -> Any:
     """``given``, else a limit for the protocol's venue default ``(n, per)`` with a 10 %
     margin on the window (a frame's trip to the venue varies: pacing exactly at
     the limit gets flagged now and then)."""

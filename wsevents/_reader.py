@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol as _TypingProtocol
 
 from ._delivery import Dispatcher
 from ._handover import Handover
+from ._lane import Lane
 from ._stats import Counters
 from ._tracking import SequenceTracker
 from ._transport import TransportConnection
@@ -41,6 +42,9 @@ __all__ = ["Reader"]
 #: for protocol traffic to answer
 _Item = tuple["str | None", Any]
 Replier = Callable[[TransportConnection, Any], Awaitable[None]]
+#: a channel's gate while a pool moves the channel between shards:
+#: ``(channel, message, sequence number) -> deliver now``
+ChannelGate = Callable[["str | None", Any, "int | None"], bool]
 
 
 class Step(_TypingProtocol):
@@ -65,6 +69,7 @@ class Reader:
     __slots__ = (
         "_counters",
         "_dispatcher",
+        "_gates",
         "_handover",
         "_held",
         "_names",
@@ -81,7 +86,7 @@ class Reader:
     def __init__(
         self,
         protocol: Protocol,
-        dispatcher: Dispatcher,
+        dispatcher: Dispatcher | Lane,
         counters: Counters,
         *,
         tracker: SequenceTracker | None,
@@ -93,7 +98,9 @@ class Reader:
         self._tracker = tracker
         self._reply = reply
         self._handover: Handover | None = None
-        #: True when the step must call _admit (sequences, or a handover running)
+        #: the channels a pool is moving to or from this reader's shard, and their gates
+        self._gates: dict[str | None, ChannelGate] | None = None
+        #: True when the step must call _admit (sequences, a handover or a move running)
         self._tracking = tracker is not None
         #: a frame the transport callback declined, already decoded: the next
         #: frame ``recv()`` returns is that frame
@@ -226,29 +233,74 @@ class Reader:
         """That handover is over (resolved, failed or cancelled)."""
         if self._handover is handover:
             self._handover = None
-            self._tracking = self._tracker is not None
+            self._retrack()
+
+    def set_gate(self, channel: str, gate: ChannelGate) -> None:
+        """A pool moves ``channel``: its messages pass ``gate`` first (False: not delivered)."""
+        if self._gates is None:
+            self._gates = {}
+        self._gates[channel] = gate
+        self._tracking = True
+
+    def clear_gate(self, channel: str, gate: ChannelGate) -> None:
+        """The move of ``channel`` is over (a newer move's gate stays)."""
+        gates = self._gates
+        if gates is not None and gates.get(channel) == gate:
+            del gates[channel]
+            if not gates:
+                self._gates = None
+            self._retrack()
+
+    def _retrack(self) -> None:
+        self._tracking = (
+            self._tracker is not None or self._handover is not None or self._gates is not None
+        )
+
+    def sequence_of(self, channel: str) -> int | None:
+        """The last sequence number delivered on ``channel`` (None: none, or untracked)."""
+        return None if self._tracker is None else self._tracker.last.get(channel)
+
+    def adopt_sequence(self, channel: str, seq: int | None) -> None:
+        """Continue ``channel``'s numbering from another shard's (a pool's move)."""
+        if self._tracker is not None and seq is not None:
+            self._tracker.last[channel] = seq
+
+    async def feed_moved(self, channel: str, message: Any, seq: int | None) -> None:
+        """Deliver a message a move held back, past the gate (sequences still checked)."""
+        if self._sequenced(channel, seq):
+            name = self._names.get(channel) or self._name_for(channel, message)
+            assert name is not None
+            await self._dispatcher.put(name, message)
 
     def _admit(self, channel: str | None, message: Any) -> bool:
-        """Whether to deliver ``message``: sequence and handover checks."""
+        """Whether to deliver ``message``: sequence, handover and move checks."""
         seq: int | None = None
         tracker = self._tracker
-        dispatcher = self._dispatcher
         if tracker is not None:
             try:
                 seq = tracker.number(channel, message)
             except Exception as exc:  # noqa: BLE001 - user code: report, deliver anyway
                 error = FrameError(f"sequence function failed: {exc!r}")
                 error.__cause__ = exc
-                dispatcher.report_error(error)
+                self._dispatcher.report_error(error)
         handover = self._handover
         if handover is not None and not handover.admit(channel, message, seq, tracker):
             self._counters.duplicates_dropped += 1
             return False
+        gates = self._gates
+        if gates is not None:
+            gate = gates.get(channel)
+            if gate is not None and not gate(channel, message, seq):
+                return False
+        return self._sequenced(channel, seq)
+
+    def _sequenced(self, channel: str | None, seq: int | None) -> bool:
+        tracker = self._tracker
         if seq is not None and tracker is not None:
             deliver, gap = tracker.check(channel, seq)
             if gap is not None:
                 self._counters.gaps += 1
-                dispatcher.offer_lifecycle(GAP, gap)
+                self._dispatcher.offer_lifecycle(GAP, gap)
             if not deliver:
                 self._counters.duplicates_dropped += 1
                 return False

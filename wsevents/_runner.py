@@ -17,13 +17,15 @@ import datetime as _dt
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any, Final, TypeAlias
 
 import attrs
 
 from . import _config as cfg
 from ._delivery import Dispatcher
 from ._handover import Handover
+from ._lane import Lane
 from ._link import Link
 from ._options import Options
 from ._signal import Signal
@@ -55,7 +57,11 @@ from .events import (
 from .exceptions import ConnectError, NotConnected, WSEventsError
 
 
-__all__ = ["Runner"]
+__all__ = ["Runner", "build"]
+
+#: what a handover waits on before it opens its new connection (a pool staggers
+#: its shards' recycles with one)
+Gate: TypeAlias = Callable[[], AbstractAsyncContextManager[object]]
 
 logger = logging.getLogger("wsevents")
 
@@ -77,6 +83,7 @@ class Runner:
         counters: the connection's counters.
         subscriptions: the live subscription set (sent on every connect).
         on_closed: called once everything is torn down (ends the streams).
+        gate: entered around each handover's new connection (a pool's one at a time).
     """
 
     __slots__ = (
@@ -87,6 +94,7 @@ class Runner:
         "_done",
         "_fatal",
         "_first_connect",
+        "_gate",
         "_handed_over",
         "_handover",
         "_handover_ready",
@@ -115,12 +123,14 @@ class Runner:
         transport: Transport,
         supervisor: Supervisor,
         tracker: SequenceTracker | None,
-        delivery: Dispatcher,
+        delivery: Dispatcher | Lane,
         counters: Counters,
         subscriptions: Mapping[str, None],
         on_closed: Callable[[], None],
+        gate: Gate | None = None,
     ) -> None:
         self._masked_url = masked_url
+        self._gate: Gate = gate or nullcontext
         self._options = options
         self._supervisor = supervisor
         self.link = link = Link(
@@ -521,17 +531,18 @@ class Runner:
             )
             self._handover = handover
             self.link.reader.begin_handover(handover)
-            failure = await handover.prepare(
-                self.link.open,
-                self.link.reader.decode,
-                self.link.reply,
-                self.link.abort,
-                opts.handover_timeout,
-            )
-            if failure is None:
-                self._handover_ready = handover
-                await self.link.disconnect(DisconnectReason.HANDOVER)
-                return
+            async with self._gate():
+                failure = await handover.prepare(
+                    self.link.open,
+                    self.link.reader.decode,
+                    self.link.reply,
+                    self.link.abort,
+                    opts.handover_timeout,
+                )
+                if failure is None:
+                    self._handover_ready = handover
+                    await self.link.disconnect(DisconnectReason.HANDOVER)
+                    return
             self.link.reader.end_handover(handover)
             self._handover = None
             failures += 1
@@ -619,6 +630,45 @@ class Runner:
     def _retry_now(self, decision: Retry) -> None:
         self._pending = decision
         self._wake_runner.set()
+
+
+def build(
+    *,
+    url: str,
+    masked_url: str,
+    options: Options,
+    transport: Transport,
+    delivery: Dispatcher | Lane,
+    counters: Counters,
+    subscriptions: Mapping[str, None],
+    on_closed: Callable[[], None],
+    gate: Gate | None = None,
+) -> tuple[Supervisor, Runner]:
+    """The supervisor and the runner of one connection (a ``Connection``, a pool's shard)."""
+    supervisor = Supervisor(
+        backoff=options.backoff,
+        max_attempts=options.max_reconnect_attempts,
+        stable_after=options.stable_after,
+        server_unavailable_delay=options.server_unavailable_delay,
+        reconnect_on_clean_close=options.reconnect_on_clean_close,
+        should_retry=options.should_retry,
+        should_disconnect=options.should_disconnect,
+        should_reconnect=options.should_reconnect,
+    )
+    runner = Runner(
+        url=url,
+        masked_url=masked_url,
+        options=options,
+        transport=transport,
+        supervisor=supervisor,
+        tracker=None if options.sequence is None else SequenceTracker(options.sequence),
+        delivery=delivery,
+        counters=counters,
+        subscriptions=subscriptions,
+        on_closed=on_closed,
+        gate=gate,
+    )
+    return supervisor, runner
 
 
 def _utc_now() -> _dt.datetime:

@@ -32,11 +32,9 @@ from ._emitter import Emitter
 from ._fileconfig import load_config, options_from_mapping
 from ._link import subscribe_frames, unsubscribe_frames
 from ._options import Options, connection_options
-from ._runner import Runner
+from ._runner import build
 from ._stats import Counters, Stats
 from ._stream import Stream
-from ._supervisor import Supervisor
-from ._tracking import SequenceTracker
 from ._transport import Transport, resolve_transport
 from .events import MESSAGE, State
 from .exceptions import ConfigError, NotConnected, WSEventsError
@@ -139,24 +137,12 @@ class Connection(Emitter):
         self._delivery = Dispatcher(
             self, queue_size=opts.queue_size, overflow=opts.overflow, counters=counters
         )
-        self._supervisor = Supervisor(
-            backoff=opts.backoff,
-            max_attempts=opts.max_reconnect_attempts,
-            stable_after=opts.stable_after,
-            server_unavailable_delay=opts.server_unavailable_delay,
-            reconnect_on_clean_close=opts.reconnect_on_clean_close,
-            should_retry=opts.should_retry,
-            should_disconnect=opts.should_disconnect,
-            should_reconnect=opts.should_reconnect,
-        )
         self._streams: set[Stream] | None = None
-        self._runner = Runner(
+        self._supervisor, self._runner = build(
             url=self.url,
             masked_url=self._masked_url,
             options=opts,
             transport=self._transport,
-            supervisor=self._supervisor,
-            tracker=None if opts.sequence is None else SequenceTracker(opts.sequence),
             delivery=self._delivery,
             counters=counters,
             subscriptions=self._subscriptions,

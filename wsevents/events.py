@@ -118,6 +118,8 @@ class Connected:
     downtime: float
     #: the last sequence number seen per channel before the outage (when tracked)
     last_sequences: dict[str, int] = attrs.field(factory=dict, eq=False)
+    #: the pool shard this happened on (``Pool``); None on a plain ``Connection``
+    shard: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -133,6 +135,8 @@ class Disconnected:
     proactive: bool = False
     #: seconds the connection had been up
     uptime: float = 0.0
+    #: the pool shard this happened on (``Pool``); None on a plain ``Connection``
+    shard: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +151,8 @@ class Reconnecting:
     reason: DisconnectReason
     #: the failure of the previous attempt, if it was a failed attempt
     error: BaseException | None = attrs.field(default=None, eq=False)
+    #: the pool shard this happened on (``Pool``); None on a plain ``Connection``
+    shard: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -204,6 +210,9 @@ class Closed:
     error: BaseException | None = attrs.field(default=None, eq=False)
     #: a readable account (``"handshake rejected with HTTP 401"``)
     detail: str = ""
+    #: the pool shard whose failure closed the pool; None on a plain ``Connection``
+    #: and after ``close()``
+    shard: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -214,6 +223,8 @@ class Handover:
     overlap: float
     #: messages received on both connections and delivered once
     duplicates_dropped: int
+    #: the pool shard this happened on (``Pool``); None on a plain ``Connection``
+    shard: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -225,3 +236,5 @@ class Gap:
     received: int
     #: how many sequence numbers are missing (0 for a repeat or a step back)
     missing: int
+    #: the pool shard this happened on (``Pool``); None on a plain ``Connection``
+    shard: int | None = None

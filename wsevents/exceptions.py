@@ -37,6 +37,7 @@ __all__ = [
     "HandshakeRejected",
     "NotConnected",
     "PolicyError",
+    "PoolFull",
     "ReconnectExhausted",
     "RequestError",
     "WSEventsError",
@@ -62,6 +63,14 @@ class ConfigError(WSEventsError, ValueError):
         self.value = value
         self.why = why
         super().__init__(f"{key}={value!r}: {why}")
+
+
+class PoolFull(ConfigError):
+    """A pool cannot take more channels: every connection ``max_connections``
+    allows is full (``key`` is ``"max_connections"``, ``value`` the limit).
+
+    .. versionadded:: 0.2
+    """
 
 
 class ConnectError(WSEventsError, ConnectionError):

@@ -116,6 +116,13 @@ class RateLimit:
         """The spreading factor (see the class docstring)."""
         return self._jitter
 
+    def copy(self) -> RateLimit:
+        """A new limit with the same settings (clock and generator included) and an
+        empty window: a pool gives each connection its own ``send_limit`` this way."""
+        twin = RateLimit(self.n, per=self.per, jitter=self._jitter, clock=self._clock)
+        twin._uniform = self._uniform
+        return twin
+
     @property
     def waiting(self) -> int:
         """Number of :meth:`acquire` calls waiting for their turn."""

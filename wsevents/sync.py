@@ -53,13 +53,15 @@ from types import TracebackType
 from typing import Any, Final, TypeVar, overload
 
 from . import Stats
+from ._shard import Shard
 from .connection import Connection as AsyncConnection
 from .events import CLOSED, CONNECT, ERROR, Closed, State
 from .exceptions import ConfigError, NotConnected, WSEventsError
+from .pool import Pool as AsyncPool, PoolStats
 from .routing import Frame
 
 
-__all__ = ["DEFAULT_TIMEOUT", "HANDOFF_SIZE", "Connection"]
+__all__ = ["DEFAULT_TIMEOUT", "HANDOFF_SIZE", "Connection", "Pool"]
 
 logger = logging.getLogger("wsevents")
 
@@ -233,7 +235,7 @@ class Connection:
         self._calls: set[asyncio.Task[Any]] = set()
         self._command: asyncio.Future[str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._conn: AsyncConnection | None = None
+        self._conn: AsyncConnection | AsyncPool | None = None
         boot = _Boot()
         self._loop_thread = threading.Thread(
             target=self._loop_main,
@@ -255,7 +257,7 @@ class Connection:
     # -- introspection ------------------------------------------------------------
 
     @property
-    def _engine(self) -> AsyncConnection:
+    def _engine(self) -> AsyncConnection | AsyncPool:
         conn = self._conn
         assert conn is not None
         return conn
@@ -286,7 +288,7 @@ class Connection:
         return self._engine.connected
 
     def __repr__(self) -> str:
-        return f"<wsevents.sync.Connection of {self._engine!r}>"
+        return f"<wsevents.sync.{type(self).__name__} of {self._engine!r}>"
 
     # -- handlers (pyee's registry, on the async connection) ---------------------
 
@@ -649,7 +651,7 @@ class Connection:
         self._loop = asyncio.get_running_loop()
         try:
             # Made inside the loop it will run on.
-            conn = AsyncConnection(url, **options)
+            conn = self._make_engine(url, options)
         except Exception as exc:  # noqa: BLE001 - re-raised by __init__ in the caller's thread
             boot.error = exc
             boot.ready.set()
@@ -676,6 +678,9 @@ class Connection:
                     task.cancel()
                 if pending:
                     await asyncio.wait(pending, timeout=1.0)
+
+    def _make_engine(self, url: str, options: dict[str, Any]) -> AsyncConnection | AsyncPool:
+        return AsyncConnection(url, **options)
 
     def _notify(self, _payload: object) -> None:
         with self._changed:
@@ -757,3 +762,53 @@ def _join(thread: threading.Thread, deadline: float | None) -> None:
         if left <= 0:
             return
         thread.join(min(left, _JOIN_SLICE))
+
+
+class Pool(Connection):
+    """A blocking :class:`wsevents.Pool`: the same threads, calls and decorators as
+    :class:`Connection`, over a pool of shards.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL.
+        options: the keyword options of :class:`wsevents.Pool` (``max_channels``,
+            ``max_connections``, ``recycle_spacing``, and every ``Connection`` option).
+
+    Raises:
+        ConfigError: a bad option, naming it and its value.
+        PoolFull: ``subscriptions`` need more than ``max_connections`` shards.
+
+    .. versionadded:: 0.2
+    """
+
+    def _make_engine(self, url: str, options: dict[str, Any]) -> AsyncPool:
+        return AsyncPool(url, **options)
+
+    @property
+    def _pool(self) -> AsyncPool:
+        engine = self._engine
+        assert isinstance(engine, AsyncPool)
+        return engine
+
+    @property
+    def stats(self) -> PoolStats:
+        """The shards' counters summed, and each shard's (see ``wsevents.Pool.stats``)."""
+        return self._pool.stats
+
+    @property
+    def shards(self) -> tuple[Shard, ...]:
+        """The open shards (read-only)."""
+        return self._pool.shards
+
+    def shard_of(self, channel: str) -> Shard:
+        """The shard carrying ``channel`` (KeyError: none does)."""
+        return self._pool.shard_of(channel)
+
+    def send(
+        self, message: Frame, *, shard: int | None = None, timeout: float | None = DEFAULT_TIMEOUT
+    ) -> None:
+        """Send on one shard (default: the least-loaded connected one).  Any thread."""
+        self._call(functools.partial(self._pool.send, message, shard=shard), timeout, "send()")
+
+    def rebalance(self, *, timeout: float | None = DEFAULT_TIMEOUT) -> int:
+        """Even out the shards, make-before-break; the number of channels moved."""
+        return self._call(self._pool.rebalance, timeout, "rebalance()")

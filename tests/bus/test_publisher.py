@@ -283,7 +283,7 @@ async def test_payloads_json_cannot_encode(redis_server: RedisServer,
     await asyncio.wait_for(publisher.flush(), 5)
     message = (await records(raw, "wsevents:feed:a"))[0][2]
     assert message == {"when": "t0", "gap": {"channel": "a", "expected": 1, "received": 3,
-                                            "missing": 2}}
+                                            "missing": 2, "shard": None}}
     loop: dict[str, Any] = {}
     loop["self"] = loop
     source.deliver("message:b", loop)

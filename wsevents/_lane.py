@@ -19,6 +19,7 @@ runner, link and reader hold instead of a dispatcher of their own:
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -83,9 +84,7 @@ class Lane:
         if name == CLOSED:
             self._on_closed(self.shard, payload)
             return
-        if attrs.has(payload.__class__):
-            payload = attrs.evolve(payload, shard=self.shard)
-        self._dispatcher.offer_lifecycle(name, payload)
+        self._dispatcher.offer_lifecycle(name, attrs.evolve(payload, shard=self.shard))
 
     def start(self) -> None:
         """The pool starts its dispatcher, once."""
@@ -100,17 +99,11 @@ class Lane:
             0: the messages left in the pool's queue are the pool's to deliver.
         """
         del margin, lifecycle
-        done = asyncio.get_running_loop().create_future()
-
-        def delivered() -> None:
-            if not done.done():
-                done.set_result(None)
-
         dispatcher = self._dispatcher
         if dispatcher.released:
             return 0  # the pool is closing: its own finish delivers what is left
-        dispatcher.offer_call(delivered)
-        task = dispatcher.task
-        if task is not None and not task.done() and task is not asyncio.current_task():
-            await asyncio.wait({done}, timeout=timeout)
+        # (A shard's teardown runs in a task of its own, never in the dispatcher's.)
+        done = asyncio.get_running_loop().create_future()
+        dispatcher.offer_call(functools.partial(done.set_result, None))
+        await asyncio.wait({done}, timeout=timeout)
         return 0

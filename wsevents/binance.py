@@ -82,6 +82,8 @@ __all__ = [
     "SIGNED_METHODS",
     "WEBSOCKET_API_URL",
     "BinanceApiProtocol",
+    "BinanceFuturesProtocol",
+    "BinanceOptionsProtocol",
     "BinanceProtocol",
     "binance_signature",
 ]
@@ -328,6 +330,34 @@ def _check_recv_window(_inst: object, _attr: attrs.Attribute[Any], value: object
 
 def _frozen_methods(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
+
+
+@attrs.frozen(kw_only=True)
+class BinanceFuturesProtocol(BinanceProtocol):
+    """:class:`BinanceProtocol` with the limits of Binance's USDⓈ-M and COIN-M
+    futures streams: 1,024 streams and 10 incoming frames per second per
+    connection (the connection-attempt budget stays the spot one, 300 per
+    5 minutes, the conservative choice: the futures documentation states none).
+
+    .. versionadded:: 0.2
+    """
+
+    #: 10 incoming messages per second per connection.
+    send_limit = (10, 1.0)
+
+
+@attrs.frozen(kw_only=True)
+class BinanceOptionsProtocol(BinanceProtocol):
+    """:class:`BinanceProtocol` with the limits of Binance's options streams:
+    200 streams and 10 incoming frames per second per connection.
+
+    .. versionadded:: 0.2
+    """
+
+    #: 200 streams per connection.
+    max_channels = 200
+    #: 10 incoming messages per second per connection.
+    send_limit = (10, 1.0)
 
 
 @attrs.frozen(kw_only=True)

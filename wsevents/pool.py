@@ -154,6 +154,7 @@ class Pool(Emitter):
         "_masked_url",
         "_max_channels",
         "_max_connections",
+        "_moved",
         "_next_id",
         "_options",
         "_placement",
@@ -217,6 +218,8 @@ class Pool(Emitter):
         self._placement: dict[str, Shard] = {}
         self._next_id = 0
         self._retiring: set[int] = set()
+        #: moves over, whose gates still drop the source's late copies for a while
+        self._moved: dict[Move, asyncio.TimerHandle] = {}
         self._state = State.IDLE
         self._closer: asyncio.Task[None] | None = None
         self._shards_closed: asyncio.Future[None] | None = None
@@ -451,23 +454,32 @@ class Pool(Emitter):
         except BaseException:
             move.close()
             raise
+        # A channel unsubscribed while it moved leaves the target too.
+        gone = [channel for channel in switched if self._placement.get(channel) is not source]
         for channel in switched:
-            if self._placement.get(channel) is source:
-                self._placement[channel] = target
+            self._placement[channel] = target
+        for channel in gone:
+            del self._placement[channel]
         await source.unsubscribe(switched)
+        await target.unsubscribe(gone)
         # The source's messages sent before its unsubscribe took effect are still
         # dropped for a while; then the gates go.
-        asyncio.get_running_loop().call_later(opts.handover_timeout, move.close)
-        if move.duplicates or switched:
-            logger.info(
-                "%s: moved %d channel(s) from shard %d to shard %d (%d duplicates dropped)",
-                self._masked_url,
-                len(switched),
-                source.id,
-                target.id,
-                move.duplicates,
-            )
+        self._moved[move] = asyncio.get_running_loop().call_later(
+            opts.handover_timeout, self._forget_move, move
+        )
+        logger.info(
+            "%s: moved %d channel(s) from shard %d to shard %d (%d duplicates dropped)",
+            self._masked_url,
+            len(switched) - len(gone),
+            source.id,
+            target.id,
+            move.duplicates,
+        )
         return len(switched)
+
+    def _forget_move(self, move: Move) -> None:
+        self._moved.pop(move, None)
+        move.close()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -491,9 +503,7 @@ class Pool(Emitter):
         if self._closer is not None:
             raise WSEventsError("pool is closed")
         firsts = [s.runner.first_connect for s in self._shards.values()]
-        pending = [f for f in firsts if f is not None]
-        if pending:
-            await asyncio.shield(asyncio.gather(*pending))
+        await asyncio.shield(asyncio.gather(*(f for f in firsts if f is not None)))
 
     async def run(self) -> None:
         """Start if needed, then serve until the pool is closed.
@@ -584,9 +594,11 @@ class Pool(Emitter):
         deadline = clock() + self._options.transport.close_timeout + _CLOSE_MARGIN
         shards = list(self._shards.values())
         await asyncio.gather(*(shard.close() for shard in shards), return_exceptions=True)
+        for move, timer in list(self._moved.items()):
+            timer.cancel()
+            self._forget_move(move)
         assert self._shards_closed is not None
-        if not self._shards_closed.done():
-            self._shards_closed.set_result(None)
+        self._shards_closed.set_result(None)
         final = self._final or Closed(reason=CloseReason.USER, detail="close() called")
         self._delivery.offer_call(self._set_closed)
         self._delivery.offer_lifecycle(CLOSED, final)
@@ -599,8 +611,8 @@ class Pool(Emitter):
             )
         self._state = State.CLOSED
         self._end_streams()
-        if self._done is not None and not self._done.done():
-            self._done.set_result(None)
+        assert self._done is not None
+        self._done.set_result(None)
 
     def _set_closed(self) -> None:
         """The state reads CLOSED for the ``closed`` handlers."""

@@ -4,6 +4,7 @@ caps, pacing, lifecycle payloads with their shard, failures of one shard."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -47,7 +48,9 @@ async def make_pool() -> AsyncIterator[MakePool]:
     for pool in made:
         await asyncio.wait_for(pool.close(), 5)
     leftovers = [
-        t for t in asyncio.all_tasks() - before if not t.done() and t.get_name().startswith("wsevents")
+        t
+        for t in asyncio.all_tasks() - before
+        if not t.done() and t.get_name().startswith("wsevents")
     ]
     assert not leftovers, f"tasks left behind: {leftovers}"
 
@@ -317,5 +320,5 @@ async def test_recycles_are_staggered_one_at_a_time(make_pool: MakePool) -> None
         await pool.close()
         later = server.attempts[initial:]
         assert len(later) >= 4
-        assert all(b - a >= 0.14 for a, b in zip(later, later[1:])), later
+        assert all(b - a >= 0.14 for a, b in itertools.pairwise(later)), later
         assert {e.shard for e in rec.of("handover")[:3]} == {0, 1, 2}

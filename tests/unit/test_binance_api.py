@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import wsevents
 from tests.unit._session import ScriptedSession
 from wsevents import CONSUMED, ConfigError, FrameError, RequestError
 from wsevents.binance import (
@@ -69,6 +70,25 @@ class TestServerShutdown:
         assert BinanceProtocol.max_channels == 1024
         assert BinanceProtocol.send_limit == (5, 1.0)
         assert BinanceProtocol.connect_limit == (300, 300.0)
+
+    def test_futures_and_options_limits(self) -> None:
+        """Futures: 1,024 streams, 10 frames a second; options: 200 streams, 10 a second;
+        both decode like the spot protocol."""
+        from wsevents.binance import BinanceFuturesProtocol, BinanceOptionsProtocol
+
+        assert (BinanceFuturesProtocol.max_channels, BinanceFuturesProtocol.send_limit) == (
+            1024,
+            (10, 1.0),
+        )
+        assert (BinanceOptionsProtocol.max_channels, BinanceOptionsProtocol.send_limit) == (
+            200,
+            (10, 1.0),
+        )
+        frame = json.dumps({"stream": "BTC-210630-9000-P@trade", "data": {"p": "1"}})
+        assert BinanceOptionsProtocol().decode(frame) == ("BTC-210630-9000-P@trade", {"p": "1"})
+        pool = wsevents.Pool("ws://127.0.0.1:9", protocol=BinanceOptionsProtocol(),
+                             subscriptions=[f"s{i}@trade" for i in range(450)])
+        assert [len(s.subscriptions) for s in pool.shards] == [150, 150, 150]
 
 
 class TestSigning:

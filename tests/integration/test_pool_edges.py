@@ -1,0 +1,176 @@
+"""Pool edges over real sockets: options, states, subscribing to a connected shard,
+rebalance cancelled, requests, handovers, close() bounded with a slow handler."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+import wsevents
+from tests.conftest import MS, TRANSPORT, Recorder, until
+from wsevents import Pool, State
+from wsevents.testing import FakeServer
+
+
+def _pool(url: str, **options: Any) -> Pool:
+    options.setdefault("backoff", wsevents.FixedDelay(20 * MS))
+    options.setdefault("close_timeout", 1.0)
+    options.setdefault("transport", TRANSPORT)
+    return Pool(url, **options)
+
+
+async def test_bad_options_and_streams() -> None:
+    with pytest.raises(wsevents.ConfigError, match="unknown option"):
+        Pool("ws://127.0.0.1:9", nonsense=1)
+    pool = Pool("ws://127.0.0.1:9")
+    with pytest.raises(wsevents.ConfigError, match="event"):
+        pool.stream("")
+    early = pool.stream("message")
+    await pool.close()  # never started: the stream ends with it
+    assert [m async for m in early] == []
+    ended = pool.stream("message")
+    assert [m async for m in ended] == []
+    await pool.wait_closed()  # never started: returns at once
+
+
+async def test_one_shard_without_caps_and_subscribing_to_a_connected_shard() -> None:
+    """Without max_channels everything goes on one shard; new channels on a connected
+    shard are subscribed at once; channels already placed are left alone; the state
+    reads CONNECTING until every shard is up."""
+    async with FakeServer() as server:
+        pool = _pool(server.url, subscriptions=["a"])
+        assert pool.state is State.IDLE
+        await pool.subscribe("a")  # before the start: placed, nothing sent
+        await pool.connect()
+        await pool.subscribe("b", "a")
+        client = await server.wait_for_client()
+        await client.wait_subscribed("a", "b")
+        assert [s.subscriptions for s in pool.shards] == [("a", "b")]
+        assert pool.subscriptions == ("a", "b")
+        server.freeze()  # a new shard's handshake hangs
+        capped = _pool(server.url, subscriptions=["x", "y"], max_channels=1)
+        connecting = asyncio.ensure_future(capped.connect())
+        await until(lambda: capped.state is State.CONNECTING)
+        assert not capped.connected
+        server.unfreeze()
+        await asyncio.wait_for(connecting, 5)
+        assert capped.state is State.CONNECTED
+        assert await capped.rebalance() == 0  # already even
+        await capped.close()
+        await pool.close()
+        assert await pool.rebalance() == 0  # closed
+
+
+async def test_async_with_requests_and_handovers() -> None:
+    """`async with`, request() on the least-loaded shard (a protocol without requests
+    says so), handover() of every shard one at a time."""
+    async with FakeServer() as server, _pool(
+        server.url,
+        subscriptions=["a", "b"],
+        max_channels=1,
+        recycle_spacing=0.05,
+        handover_timeout=0.1,
+    ) as pool:
+        rec = Recorder(pool, "handover", "disconnect")
+        with pytest.raises(wsevents.ConfigError, match="request"):
+            await pool.request({"op": "ping"}, timeout=1)
+        await asyncio.wait_for(pool.handover(), 10)
+        await rec.wait_count("handover", 2)
+        assert sorted(e.shard for e in rec.of("disconnect")) == [0, 1]
+        assert all(e.reason is wsevents.DisconnectReason.HANDOVER for e in rec.of("disconnect"))
+
+
+async def test_rebalance_cancelled_leaves_no_gate_and_run_cancelled_closes() -> None:
+    """A rebalance cancelled while a quiet channel waits for its overlap leaves the
+    channel where it was; run() cancelled closes the pool."""
+    async with FakeServer() as server:
+        pool = _pool(server.url, subscriptions=["a", "b", "c"], max_channels=3)
+        await pool.connect()
+        await pool.subscribe("d")
+        await until(lambda: pool.connected)
+        moving = asyncio.ensure_future(pool.rebalance())
+        await until(lambda: sum(len(c.subscriptions) for c in server.clients) == 5)
+        moving.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await moving
+        assert pool.shard_of("c").id == 0
+        running = asyncio.ensure_future(pool.run())
+        await asyncio.sleep(0)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert pool.state is State.CLOSED
+
+
+async def test_close_is_bounded_with_a_slow_handler(caplog: pytest.LogCaptureFixture) -> None:
+    """A handler that holds the loop past close_timeout: close() returns within the
+    bound, the messages left are counted as dropped, and said so in the log."""
+    async with FakeServer() as server:
+        pool = _pool(server.url, subscriptions=["a"], close_timeout=0.2)
+        started = asyncio.Event()
+
+        @pool.on("message:a")
+        async def slow(_message: Any) -> None:
+            started.set()
+            await asyncio.sleep(5)  # a handler that takes its time
+
+        await pool.connect()
+        client = await server.wait_for_client()
+        await client.wait_subscribed("a")
+        for n in range(5):
+            await server.publish("a", {"n": n})
+        await asyncio.wait_for(started.wait(), 5)
+        with caplog.at_level(logging.WARNING, logger="wsevents"):
+            await asyncio.wait_for(pool.close(), 2)
+        assert pool.stats.messages_dropped >= 4
+        assert "undelivered" in caplog.text
+
+
+async def test_unsubscribing_while_moving_and_while_paused() -> None:
+    """A channel unsubscribed while it moves leaves both shards; unknown channels
+    are ignored; a shard keeping channels stays; a paused shard refuses sends and
+    requests, and its unsubscribes wait for the next connect."""
+    async with FakeServer() as server:
+        pool = _pool(
+            server.url, subscriptions=["a", "b", "c"], max_channels=3, handover_timeout=0.3
+        )
+        closed = pool.stream("closed")
+        messages = pool.stream("message")
+        await pool.connect()  # (a second connect() waits for nothing new)
+        await pool.connect()
+        await pool.subscribe("d")
+        await until(lambda: pool.connected)
+        moving = asyncio.ensure_future(pool.rebalance())
+        await until(lambda: sum(len(c.subscriptions) for c in server.clients) == 5)
+        await pool.unsubscribe("c", "nope")
+        assert await asyncio.wait_for(moving, 5) == 1
+        assert "c" not in pool.subscriptions
+        assert all("c" not in s.subscriptions for s in pool.shards)
+        await until(lambda: all("c" not in c.subscriptions for c in server.clients))
+        await pool.unsubscribe("a")
+        assert len(pool.shards) == 2  # shard 0 keeps b
+        await pool.request_disconnect()
+        await until(lambda: not any(s.connected for s in pool.shards))
+        shard = pool.shard_of("b").id
+        with pytest.raises(wsevents.NotConnected, match=f"shard {shard}"):
+            await pool.send({"op": "x"}, shard=shard)
+        with pytest.raises(wsevents.NotConnected, match=f"shard {shard}"):
+            await pool.request({"op": "x"}, shard=shard)
+        await pool.unsubscribe("b")  # shard 0 retired while paused
+        assert [s.subscriptions for s in pool.shards] == [("d",)]
+        await pool.close()
+        assert [e.reason for e in [e async for e in closed]] == [wsevents.CloseReason.USER]
+        assert [m async for m in messages] == []
+
+
+async def test_an_empty_pool_connects_at_once() -> None:
+    async with FakeServer() as server:
+        pool = _pool(server.url)
+        await asyncio.wait_for(pool.connect(), 5)
+        assert pool.shards == ()
+        assert pool.state is State.CONNECTED
+        assert not pool.connected
+        await pool.close()

@@ -16,7 +16,9 @@
     events on stderr, reconnecting like the library does.  Exit status: 0 after
     ``--count`` messages or Ctrl-C, 1 when the connection fails for good (a
     refused handshake, ``--max-attempts`` exhausted), 2 for a usage or
-    configuration error (a bad URL, header or channel).
+    configuration error (a bad URL, header or channel).  More ``--subscribe``
+    channels than one connection carries (``--max-channels``, or the
+    protocol's cap) are spread over a :class:`wsevents.Pool`.
 
 With :mod:`wsevents._demo`, this is the only module of wsevents that prints.
 """
@@ -181,6 +183,13 @@ def _parser() -> argparse.ArgumentParser:
         help="print only messages of CHANNEL (repeatable)",
     )
     tail.add_argument(
+        "--max-channels",
+        type=positive_int,
+        metavar="N",
+        help="channels one connection may carry (default: the protocol's, 1024 for "
+        "binance); more subscriptions are spread over a pool of connections",
+    )
+    tail.add_argument(
         "--max-attempts",
         type=positive_int,
         metavar="N",
@@ -261,15 +270,21 @@ async def _tail(args: argparse.Namespace) -> int:
             protocol = BinanceProtocol()
         else:
             protocol = wsevents.JsonProtocol(channel_key=args.channel_key or "channel")
-        ws = wsevents.Connection(
-            args.url,
-            protocol=protocol,
-            subscriptions=args.subscribe,
-            headers=dict(args.header) or None,
-            max_reconnect_attempts=args.max_attempts,
-            proxy=True if args.proxy is None else None if args.proxy == "none" else args.proxy,
-            transport=args.transport,
-        )
+        options: dict[str, Any] = {
+            "protocol": protocol,
+            "subscriptions": args.subscribe,
+            "headers": dict(args.header) or None,
+            "max_reconnect_attempts": args.max_attempts,
+            "proxy": True if args.proxy is None else None if args.proxy == "none" else args.proxy,
+            "transport": args.transport,
+        }
+        cap = args.max_channels or protocol.max_channels
+        ws: wsevents.Connection | wsevents.Pool
+        if cap is not None and len(dict.fromkeys(args.subscribe)) > cap:
+            # More channels than one connection carries: a pool of them.
+            ws = wsevents.Pool(args.url, max_channels=cap, **options)
+        else:
+            ws = wsevents.Connection(args.url, **options)
     except ConfigError as exc:
         print(f"wsevents tail: {one_line(exc)}", file=err)
         return EXIT_USAGE
@@ -289,7 +304,13 @@ async def _tail(args: argparse.Namespace) -> int:
 class _Tail:
     """The handlers of ``wsevents tail``: messages to stdout, events to stderr."""
 
-    def __init__(self, ws: wsevents.Connection, *, count: int | None, channels: list[str]) -> None:
+    def __init__(
+        self,
+        ws: wsevents.Connection | wsevents.Pool,
+        *,
+        count: int | None,
+        channels: list[str],
+    ) -> None:
         self.ws = ws
         self.count = count
         self.printed = 0
@@ -327,12 +348,14 @@ class _Tail:
 
     def on_connect(self, event: Connected) -> None:
         again = f", reconnected after {event.downtime:.1f} s" if event.is_reconnect else ""
-        self._event(f"connected to {event.url} (attempt {event.attempt}{again})")
+        shard = "" if event.shard is None else f"shard {event.shard} "
+        self._event(f"{shard}connected to {event.url} (attempt {event.attempt}{again})")
 
     def on_disconnect(self, event: Disconnected) -> None:
         if event.reason is DisconnectReason.SHUTDOWN:
             return
-        self._event(f"disconnected: {describe_disconnect(event)}")
+        shard = "" if event.shard is None else f"shard {event.shard} "
+        self._event(f"{shard}disconnected: {describe_disconnect(event)}")
 
     def on_reconnecting(self, event: Reconnecting) -> None:
         self._event(f"reconnecting: {describe_reconnecting(event)}")

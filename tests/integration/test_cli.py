@@ -80,6 +80,36 @@ async def test_tail_prints_exactly_the_published_messages(
     assert "Traceback" not in err
 
 
+async def test_tail_spreads_channels_over_a_pool(capsys: pytest.CaptureFixture[str]) -> None:
+    """More --subscribe channels than --max-channels: tail runs a pool of
+    connections, none over the cap, and says which shard connected."""
+    async with FakeServer(max_channels=2) as server:
+
+        async def feed() -> None:
+            await server.wait_received(
+                lambda _: sum(len(c.subscriptions) for c in server.clients) == 5, timeout=SOON
+            )
+            for n, channel in enumerate("abcde"):
+                await server.publish(channel, {"n": n}, only_subscribed=True)
+
+        feeding = asyncio.ensure_future(feed())
+        channels = [arg for c in "abcde" for arg in ("-s", c)]
+        status = await run_main(
+            "tail", server.url, *channels, "--max-channels", "2", "-n", "5", "--max-attempts", "2"
+        )
+        await feeding
+        assert server.violations == []
+        assert len(server.all_clients) == 3
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert sorted(json.loads(line)["n"] for line in lines(out)) == [0, 1, 2, 3, 4]
+    assert sorted(line.split(" connected")[0] for line in lines(err) if " connected" in line) == [
+        "wsevents: shard 0",
+        "wsevents: shard 1",
+        "wsevents: shard 2",
+    ]
+
+
 async def test_tail_filter_and_channel_key(capsys: pytest.CaptureFixture[str]) -> None:
     """--filter keeps only the given channels; --channel-key says where they are."""
     async with FakeServer(channel_key="type") as server:

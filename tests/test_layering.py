@@ -74,6 +74,7 @@ LAYERS: dict[str, int] = {
     "cli": 5,
     "_cli_bus": 5,
     "_demo": 5,
+    "_demo_pool": 5,
     "_format": 5,
     "__main__": 5,
 }

@@ -6,7 +6,9 @@ trades and 1-minute candles, from a seeded random generator) through a scripted
 scenario: a malformed frame, a TCP drop, a 1013 close whose downtime loses
 trades (``gap``), a flapping server, a candle-aware proactive disconnect and
 reconnect, a make-before-break ``handover()``, a slow handler overflowing its
-queue, and the final close.  About 15 seconds, then a summary; :func:`run`
+queue, and the final close; then a :class:`wsevents.Pool` of 2,500 channels
+over 3 shards under a venue's limits, through a blip and a paced return
+(:mod:`wsevents._demo_pool`).  About 15 seconds, then a summary; :func:`run`
 returns 0 when every event was seen.
 
 The command line (:mod:`wsevents.cli`) parses the arguments and calls
@@ -43,6 +45,7 @@ from wsevents import (
     Reconnecting,
     State,
 )
+from wsevents._demo_pool import PoolAct
 from wsevents._format import (
     describe_disconnect,
     describe_gap,
@@ -315,6 +318,7 @@ class _Demo:
         self._skipped: Counter[str] = Counter()
         self._rate = (time.monotonic(), 0, 0.0)
         self.ws: wsevents.Connection | None = None
+        self.pool_act = PoolAct(self.console.line, self.unit)
 
     # -- setup ---------------------------------------------------------------------
 
@@ -516,6 +520,8 @@ class _Demo:
                 "bold",
             )
             await asyncio.wait_for(self.scenario(ws), max(60.0, 4 * 15 * self.unit))
+            self.narrate("many connections: a Pool under a venue's limits")
+            await asyncio.wait_for(self.pool_act.run(), 30)
         except (TimeoutError, asyncio.TimeoutError):
             console.line("scenario", "the scenario took too long: stopping", "yellow")
         finally:
@@ -691,9 +697,13 @@ class _Demo:
             f"{stats.disconnects} disconnects ({stats.proactive_disconnects} proactive, "
             f"{stats.reactive_disconnects} reactive)"
         )
+        console.plain(f"  pool         {self.pool_act.summary()}")
         missing = [name for name, count in seen.items() if not count]
         if missing:
             console.plain(console.paint(f"  not seen     {', '.join(missing)}", "red", "bold"))
+            return EXIT_FAILURE
+        if not self.pool_act.ok:
+            console.plain(console.paint("  the pool act failed", "red", "bold"))
             return EXIT_FAILURE
         console.plain(
             f"  every event fired: {', '.join(DEMO_EVENTS)}. "

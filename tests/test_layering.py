@@ -59,6 +59,7 @@ LAYERS: dict[str, int] = {
     "_session": 3,
     "_transport": 3,
     "_picows": 3,
+    "_face": 3,
     "connection": 3,
     "_lane": 3,
     "_shard": 3,

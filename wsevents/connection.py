@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
+from collections.abc import Mapping
 from typing import Any
 
 from . import _config as cfg
 from ._delivery import Dispatcher
-from ._emitter import Emitter
+from ._face import Face
 from ._fileconfig import load_config, options_from_mapping
 from ._link import subscribe_frames, unsubscribe_frames
 from ._options import Options, connection_options
@@ -36,7 +35,7 @@ from ._runner import build
 from ._stats import Counters, Stats
 from ._stream import Stream
 from ._transport import Transport, resolve_transport
-from .events import MESSAGE, State
+from .events import State
 from .exceptions import ConfigError, NotConnected, WSEventsError
 from .routing import Frame, JsonProtocol, Protocol
 
@@ -44,7 +43,7 @@ from .routing import Frame, JsonProtocol, Protocol
 __all__ = ["Connection"]
 
 
-class Connection(Emitter):
+class Connection(Face):
     """A WebSocket client connection that emits named events and reconnects.
 
     Args:
@@ -109,11 +108,9 @@ class Connection(Emitter):
 
     __slots__ = (
         "_counters",
-        "_delivery",
         "_masked_url",
         "_options",
         "_runner",
-        "_streams",
         "_subscriptions",
         "_supervisor",
         "_transport",
@@ -244,29 +241,10 @@ class Connection(Emitter):
         """
         if self._supervisor.state is State.IDLE:
             self._runner.start()
-        done = self._runner.done
-        if done is None:
-            raise WSEventsError("connection is closed")
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            await self.close()
-            raise
+        await self._serve(self._runner.done, "connection")
         fatal = self._runner.fatal
         if fatal is not None:
             raise fatal
-
-    async def __aenter__(self) -> Connection:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed for good and ``closed`` was delivered
@@ -379,38 +357,6 @@ class Connection(Emitter):
                 await self._runner.link.send_on(ws, frame)
 
     # -- streams -------------------------------------------------------------------------
-
-    def stream(self, event: str = MESSAGE, *, maxsize: int = 1000) -> AsyncIterator[Any]:
-        """An async iterator over one event's payloads.
-
-        It listens from the moment ``stream()`` is called (nothing emitted
-        after that is missed, even before the first ``anext``).  Each call gets
-        its own buffer of ``maxsize`` (fan-out to every consumer); it follows
-        the connection's ``overflow`` mode (``block`` makes the dispatcher wait
-        for the consumer, drops are counted and reported by ``queue_full``) and
-        ends when the connection is closed (whether the consumer is iterating,
-        waiting or gone), or on ``aclose()``.
-
-        Example::
-
-            async for trade in ws.stream("message:trades"):
-                ...
-        """
-        if not isinstance(event, str) or not event:
-            raise ConfigError("event", event, "must be an event name")
-        size = cfg.check_positive_int("maxsize", maxsize)
-        assert size is not None
-        if self._streams is None:
-            self._streams = set()
-        stream = Stream(self, self._delivery, event, size, self._streams.discard)
-        self._streams.add(stream)
-        if self._supervisor.state is State.CLOSED:
-            stream.end()
-        return stream
-
-    def _end_streams(self) -> None:
-        for stream in list(self._streams or ()):
-            stream.end()
 
 
 def _protocol_from_config(table: dict[str, Any]) -> Protocol:

@@ -22,14 +22,13 @@ import heapq
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from types import TracebackType
 from typing import Any, Final
 
 import attrs
 
 from . import _config as cfg
 from ._delivery import Dispatcher
-from ._emitter import Emitter
+from ._face import Face
 from ._link import venue_limit
 from ._move import Move
 from ._options import Options, connection_options
@@ -37,7 +36,7 @@ from ._shard import Shard
 from ._stats import Counters, Stats
 from ._stream import Stream
 from ._transport import Transport, resolve_transport
-from .events import CLOSED, MESSAGE, Closed, CloseReason, State
+from .events import CLOSED, Closed, CloseReason, State
 from .exceptions import ConfigError, NotConnected, PoolFull, WSEventsError
 from .ratelimit import RateLimit
 from .routing import Frame, Protocol
@@ -111,7 +110,7 @@ class _RecycleGate:
                 self._last = self._clock()
 
 
-class Pool(Emitter):
+class Pool(Face):
     """Channels spread over as many connections as the venue's caps need.
 
     An event emitter with the events, payloads and handler rules of
@@ -146,7 +145,6 @@ class Pool(Emitter):
         "_closer",
         "_connect_limit",
         "_counters",
-        "_delivery",
         "_done",
         "_fatal",
         "_final",
@@ -164,7 +162,6 @@ class Pool(Emitter):
         "_shards",
         "_shards_closed",
         "_state",
-        "_streams",
         "_transport",
         "protocol",
         "url",
@@ -514,28 +511,9 @@ class Pool(Emitter):
         """
         if self._state is State.IDLE:
             self._start()
-        done = self._done
-        if done is None:  # pragma: no cover - _start always sets it
-            raise WSEventsError("pool is closed")
-        try:
-            await asyncio.shield(done)
-        except asyncio.CancelledError:
-            await self.close()
-            raise
+        await self._serve(self._done, "pool")
         if self._fatal is not None:
             raise self._fatal
-
-    async def __aenter__(self) -> Pool:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def wait_closed(self) -> None:
         """Wait until the pool is closed for good and ``closed`` was delivered."""
@@ -663,23 +641,3 @@ class Pool(Emitter):
     async def handover(self) -> None:
         """Replace every connected shard's connection, make-before-break, one at a time."""
         await asyncio.gather(*(s.handover() for s in self._shards.values() if s.connected))
-
-    # -- streams -------------------------------------------------------------------------
-
-    def stream(self, event: str = MESSAGE, *, maxsize: int = 1000) -> AsyncIterator[Any]:
-        """An async iterator over one event's payloads (see ``Connection.stream``)."""
-        if not isinstance(event, str) or not event:
-            raise ConfigError("event", event, "must be an event name")
-        size = cfg.check_positive_int("maxsize", maxsize)
-        assert size is not None
-        if self._streams is None:
-            self._streams = set()
-        stream = Stream(self, self._delivery, event, size, self._streams.discard)
-        self._streams.add(stream)
-        if self._state is State.CLOSED:
-            stream.end()
-        return stream
-
-    def _end_streams(self) -> None:
-        for stream in list(self._streams or ()):
-            stream.end()

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from . import _config as cfg
 from ._delivery import Dispatcher
 from ._emitter import Emitter
+from ._options import Options
 from ._stream import Stream
 from .events import MESSAGE, State
 from .exceptions import ConfigError, WSEventsError
@@ -29,10 +30,21 @@ _F = TypeVar("_F", bound="Face")
 class Face(Emitter):
     """An emitter users connect, stream from and close (``Connection``, ``Pool``)."""
 
-    __slots__ = ("_delivery", "_streams")
+    __slots__ = ("_delivery", "_options", "_streams")
 
     _delivery: Dispatcher
+    _options: Options
     _streams: set[Stream] | None
+
+    @property
+    def overflow(self) -> str:
+        """The delivery queue's overflow mode (the ``overflow`` option)."""
+        return self._options.overflow
+
+    @property
+    def check_interval(self) -> float:
+        """Seconds between two policy checks (the ``check_interval`` option)."""
+        return self._options.check_interval
 
     @property
     def state(self) -> State:  # pragma: no cover - every subclass has its own

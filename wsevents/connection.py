@@ -109,7 +109,6 @@ class Connection(Face):
     __slots__ = (
         "_counters",
         "_masked_url",
-        "_options",
         "_runner",
         "_subscriptions",
         "_supervisor",
@@ -187,16 +186,6 @@ class Connection(Face):
     def stats(self) -> Stats:
         """A frozen snapshot of the counters."""
         return self._counters.snapshot(self._delivery.depth)
-
-    @property
-    def overflow(self) -> str:
-        """The delivery queue's overflow mode (the ``overflow`` option)."""
-        return self._options.overflow
-
-    @property
-    def check_interval(self) -> float:
-        """Seconds between two policy checks (the ``check_interval`` option)."""
-        return self._options.check_interval
 
     @property
     def subscriptions(self) -> tuple[str, ...]:

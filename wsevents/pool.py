@@ -154,7 +154,6 @@ class Pool(Face):
         "_max_connections",
         "_moved",
         "_next_id",
-        "_options",
         "_placement",
         "_retired",
         "_retiring",
@@ -256,16 +255,6 @@ class Pool(Face):
     def connected(self) -> bool:
         """True while every shard is connected (and there is at least one)."""
         return bool(self._shards) and all(s.connected for s in self._shards.values())
-
-    @property
-    def overflow(self) -> str:
-        """The delivery queue's overflow mode."""
-        return self._options.overflow
-
-    @property
-    def check_interval(self) -> float:
-        """Seconds between two policy checks of each shard."""
-        return self._options.check_interval
 
     @property
     def stats(self) -> PoolStats:

@@ -230,12 +230,15 @@ class Pool(Face):
     @property
     def state(self) -> State:
         """``IDLE`` before the start, ``CONNECTED`` while every shard is,
+        ``PAUSED`` while every shard is (``request_disconnect()``),
         ``CONNECTING``/``RECONNECTING`` while one is not, ``CLOSING``, ``CLOSED``."""
         if self._state is not State.CONNECTING:
             return self._state
         states = [shard.state for shard in self._shards.values()]
         if all(state is State.CONNECTED for state in states):
             return State.CONNECTED
+        if all(state is State.PAUSED for state in states):
+            return State.PAUSED
         if any(state in (State.RECONNECTING, State.PAUSED) for state in states):
             return State.RECONNECTING
         return State.CONNECTING

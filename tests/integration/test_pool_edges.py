@@ -50,18 +50,26 @@ async def test_one_shard_without_caps_and_subscribing_to_a_connected_shard() -> 
         await client.wait_subscribed("a", "b")
         assert [s.subscriptions for s in pool.shards] == [("a", "b")]
         assert pool.subscriptions == ("a", "b")
-        server.freeze()  # a new shard's handshake hangs
-        capped = _pool(server.url, subscriptions=["x", "y"], max_channels=1)
+        await pool.close()
+        assert await pool.rebalance() == 0  # closed
+    handshakes = asyncio.Event()
+    arrived: list[object] = []
+
+    async def hold(_connection: object, request: object) -> None:
+        arrived.append(request)
+        await handshakes.wait()  # the handshakes hang until the test lets them go
+
+    async with FakeServer(process_request=hold) as held:
+        capped = _pool(held.url, subscriptions=["x", "y"], max_channels=1)
         connecting = asyncio.ensure_future(capped.connect())
-        await until(lambda: capped.state is State.CONNECTING)
+        await until(lambda: len(arrived) == 2)
+        assert capped.state is State.CONNECTING
         assert not capped.connected
-        server.unfreeze()
+        handshakes.set()
         await asyncio.wait_for(connecting, 5)
         assert capped.state is State.CONNECTED
         assert await capped.rebalance() == 0  # already even
         await capped.close()
-        await pool.close()
-        assert await pool.rebalance() == 0  # closed
 
 
 async def test_async_with_requests_and_handovers() -> None:

@@ -92,7 +92,7 @@ async def test_pool_stream_pause_resume_and_close_from_a_handler() -> None:
         await pool.request_disconnect()
         await rec.wait_count("disconnect", 2)
         assert all(e.reason is wsevents.DisconnectReason.USER for e in rec.of("disconnect"))
-        assert pool.state is State.RECONNECTING
+        assert pool.state is State.PAUSED
         with pytest.raises(wsevents.NotConnected):
             await pool.send({"op": "x"})
         with pytest.raises(wsevents.NotConnected, match="no shard 7"):

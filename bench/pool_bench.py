@@ -86,7 +86,11 @@ async def _measure(count, warm: float, window: float) -> dict:
     c0, t0 = count(), time.process_time()
     await asyncio.sleep(window)
     c1, t1 = count(), time.process_time()
-    return {"messages": c1 - c0, "cpu_s": t1 - t0, "cpu_us_per_msg": (t1 - t0) * 1e6 / max(1, c1 - c0)}
+    return {
+        "messages": c1 - c0,
+        "cpu_s": t1 - t0,
+        "cpu_us_per_msg": (t1 - t0) * 1e6 / max(1, c1 - c0),
+    }
 
 
 async def burst(url: str, shards: int, per_shard: int) -> dict:
@@ -115,7 +119,12 @@ async def burst(url: str, shards: int, per_shard: int) -> dict:
     end = await asyncio.wait_for(done, 120)
     cpu = time.process_time() - cpu0
     await emitter.close()
-    return {"messages": count, "seconds": end - first, "msgs_per_s": count / (end - first), "cpu_s": cpu}
+    return {
+        "messages": count,
+        "seconds": end - first,
+        "msgs_per_s": count / (end - first),
+        "cpu_s": cpu,
+    }
 
 
 def client_main(args: argparse.Namespace) -> None:
@@ -155,7 +164,9 @@ def run(argv: list[str], timeout: float = 300) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--what", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
@@ -182,7 +193,15 @@ def main() -> None:
                 pair = {}
                 for system in ("websockets", "wsevents-pool"):
                     pair[system] = run(
-                        [str(HERE / "idle_conns.py"), "--url", f"{base}/idle", "--n", str(args.n), "--system", system]
+                        [
+                            str(HERE / "idle_conns.py"),
+                            "--url",
+                            f"{base}/idle",
+                            "--n",
+                            str(args.n),
+                            "--system",
+                            system,
+                        ]
                     )
                 results["idle"].append(pair)
                 print(f"rep {rep} idle: {pair}", file=sys.stderr)
@@ -191,8 +210,20 @@ def main() -> None:
                 pair = {}
                 for what in ("paced-websockets", "paced-pool"):
                     pair[what] = run(
-                        [me, "--client", "--what", what, "--url", url, "--n", str(args.n),
-                         "--warm", str(args.warm), "--window", str(args.window)]
+                        [
+                            me,
+                            "--client",
+                            "--what",
+                            what,
+                            "--url",
+                            url,
+                            "--n",
+                            str(args.n),
+                            "--warm",
+                            str(args.warm),
+                            "--window",
+                            str(args.window),
+                        ]
                     )
                 results["paced"].append(pair)
                 print(f"rep {rep} paced: {pair}", file=sys.stderr)
@@ -200,12 +231,32 @@ def main() -> None:
                 pair = {}
                 total = args.shards * args.per_shard
                 pair["connection"] = run(
-                    [me, "--client", "--what", "burst", "--url", f"{base}/burst?n={total}&size=130",
-                     "--shards", "1", "--per-shard", str(total)]
+                    [
+                        me,
+                        "--client",
+                        "--what",
+                        "burst",
+                        "--url",
+                        f"{base}/burst?n={total}&size=130",
+                        "--shards",
+                        "1",
+                        "--per-shard",
+                        str(total),
+                    ]
                 )
                 pair["pool"] = run(
-                    [me, "--client", "--what", "burst", "--url", f"{base}/burst?n={args.per_shard}&size=130",
-                     "--shards", str(args.shards), "--per-shard", str(args.per_shard)]
+                    [
+                        me,
+                        "--client",
+                        "--what",
+                        "burst",
+                        "--url",
+                        f"{base}/burst?n={args.per_shard}&size=130",
+                        "--shards",
+                        str(args.shards),
+                        "--per-shard",
+                        str(args.per_shard),
+                    ]
                 )
                 results["burst"].append(pair)
                 print(f"rep {rep} burst: {pair}", file=sys.stderr)
@@ -217,26 +268,52 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=1))
 
 
+TIMES, LE, GE, MICRO = "\u00d7", "\u2264", "\u2265", "\u00b5"
+
+
 def report(results: dict, args: argparse.Namespace) -> None:
     med = statistics.median
-    print(f"_{os.cpu_count()} cores, loopback, Python {sys.version.split()[0]}, medians of {args.reps} interleaved reps_\n")
+    version = sys.version.split()[0]
+    print(
+        f"_{os.cpu_count()} cores, loopback, Python {version}, "
+        f"medians of {args.reps} interleaved reps_\n"
+    )
     print("| target (issue #12) | required | measured | met |")
     print("| --- | ---: | ---: | --- |")
-    if results.get("idle"):
-        kib = med(r["wsevents-pool"]["kb_per_conn"] for r in results["idle"])
-        raw = med(r["websockets"]["kb_per_conn"] for r in results["idle"])
-        print(f"| {args.n} pool shards idle in one process, KiB each (raw websockets: {raw:.1f}) | ≤ 16 | {kib:.1f} | {'yes' if kib <= 16 else 'no'} |")
-    if results.get("paced"):
-        ratio = med(r["paced-pool"]["cpu_us_per_msg"] / r["paced-websockets"]["cpu_us_per_msg"] for r in results["paced"])
-        pool_us = med(r["paced-pool"]["cpu_us_per_msg"] for r in results["paced"])
-        raw_us = med(r["paced-websockets"]["cpu_us_per_msg"] for r in results["paced"])
-        print(f"| {args.n} connections × 10 msg/s: CPU per message vs {args.n} raw websockets connections ({pool_us:.1f} vs {raw_us:.1f} µs) | ≤ 1.00× | {ratio:.2f}× | {'yes' if ratio <= 1.0 else 'no'} |")
-    if results.get("burst"):
-        ratio = med(r["pool"]["msgs_per_s"] / r["connection"]["msgs_per_s"] for r in results["burst"])
-        pool = med(r["pool"]["msgs_per_s"] for r in results["burst"])
-        one = med(r["connection"]["msgs_per_s"] for r in results["burst"])
+
+    def row(what: str, required: str, measured: str, met: bool) -> None:
+        print(f"| {what} | {required} | {measured} | {'yes' if met else 'no'} |")
+
+    idle = results.get("idle")
+    if idle:
+        kib = med(r["wsevents-pool"]["kb_per_conn"] for r in idle)
+        raw = med(r["websockets"]["kb_per_conn"] for r in idle)
+        what = f"{args.n} pool shards idle in one process, KiB each (raw websockets: {raw:.1f})"
+        row(what, f"{LE} 16", f"{kib:.1f}", kib <= 16)
+    paced = results.get("paced")
+    if paced:
+        ratio = med(
+            r["paced-pool"]["cpu_us_per_msg"] / r["paced-websockets"]["cpu_us_per_msg"]
+            for r in paced
+        )
+        pool_us = med(r["paced-pool"]["cpu_us_per_msg"] for r in paced)
+        raw_us = med(r["paced-websockets"]["cpu_us_per_msg"] for r in paced)
+        what = (
+            f"{args.n} connections {TIMES} 10 msg/s: CPU per message vs {args.n} raw "
+            f"websockets connections ({pool_us:.1f} vs {raw_us:.1f} {MICRO}s)"
+        )
+        row(what, f"{LE} 1.00{TIMES}", f"{ratio:.2f}{TIMES}", ratio <= 1.0)
+    burst = results.get("burst")
+    if burst:
+        ratio = med(r["pool"]["msgs_per_s"] / r["connection"]["msgs_per_s"] for r in burst)
+        pool = med(r["pool"]["msgs_per_s"] for r in burst)
+        one = med(r["connection"]["msgs_per_s"] for r in burst)
         total = args.shards * args.per_shard
-        print(f"| {total:,}-message burst through a {args.shards}-shard pool vs one `Connection` ({pool:,.0f} vs {one:,.0f} msg/s) | ≥ 0.95× | {ratio:.2f}× | {'yes' if ratio >= 0.95 else 'no'} |")
+        what = (
+            f"{total:,}-message burst through a {args.shards}-shard pool vs one "
+            f"`Connection` ({pool:,.0f} vs {one:,.0f} msg/s)"
+        )
+        row(what, f"{GE} 0.95{TIMES}", f"{ratio:.2f}{TIMES}", ratio >= 0.95)
 
 
 if __name__ == "__main__":

@@ -64,8 +64,10 @@ async def main(url: str) -> None:
 
 async def feed(server: FakeServer) -> None:
     """Trades on sym42@trade once someone subscribed to it (the tests run this)."""
-    while not any("sym42@trade" in client.subscriptions for client in server.clients):
-        await asyncio.sleep(0.01)
+    await server.wait_received(
+        lambda _: any("sym42@trade" in client.subscriptions for client in server.clients),
+        timeout=10,
+    )
     await server.publish("sym42@trade", {"price": "101.5"}, only_subscribed=True)
 
 

@@ -21,6 +21,8 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final, NamedTuple
 
+from websockets.asyncio.messages import MAX_FRAGMENTS as _MAX_FRAGMENTS
+
 from ._options import TransportOptions
 from ._transport import (
     CloseInfo,
@@ -162,6 +164,7 @@ def _picows_parts() -> _PicowsParts | None:
         from picows.websockets.compat import Request, Response
 
         text, binary = picows.WSMsgType.TEXT, picows.WSMsgType.BINARY
+        continuation = picows.WSMsgType.CONTINUATION
         close = picows.WSMsgType.CLOSE
         control = frozenset({close, picows.WSMsgType.PING, picows.WSMsgType.PONG})
         close_code = picows.WSCloseCode
@@ -172,7 +175,7 @@ def _picows_parts() -> _PicowsParts | None:
     base_on_frame = ClientConnection.on_ws_frame
 
     class _Listener(ClientConnection):
-        __slots__ = ("bad_close", "behind", "deflate", "ended", "limit", "receiver")
+        __slots__ = ("bad_close", "behind", "deflate", "ended", "fragments", "limit", "receiver")
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
@@ -188,6 +191,8 @@ def _picows_parts() -> _PicowsParts | None:
             self.ended = False
             #: the server's close frame carried an invalid code: a protocol error (1002)
             self.bad_close = False
+            #: frames of the fragmented message under way (0: none)
+            self.fragments = 0
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             receiver = self.receiver
@@ -224,6 +229,14 @@ def _picows_parts() -> _PicowsParts | None:
                 if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
                     self.bad_close = True  # picows took it as received: close_info corrects
                     raise protocol_error(close_code.PROTOCOL_ERROR, "invalid close code")
+            elif kind == continuation:
+                # websockets' cap on the frames of one message (1009), the same here
+                if self.fragments >= _MAX_FRAGMENTS:
+                    self.end()
+                    raise protocol_error(close_code.MESSAGE_TOO_BIG, "too many fragments")
+                self.fragments = 0 if frame.fin else self.fragments + 1
+            elif (kind == text or kind == binary) and not frame.fin:
+                self.fragments = 1
             try:
                 base_on_frame(self, transport, frame)
             except Exception:

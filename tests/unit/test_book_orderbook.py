@@ -156,6 +156,8 @@ def test_removed_levels_stay_dead_until_back_trimmed_or_compacted() -> None:
     assert book.spread is None
     assert not book.crossed
     assert book.bids(0) == []
+    book.apply(bids=[["97", "1"], ["96", "2"], ["95", "3"]])
+    assert book.bids(-1) == [(97.0, 1.0), (96.0, 2.0)]  # as a slice, before too
 
     many = OrderBook("Y")
     many.apply(asks=[[str(1000 + i), "1"] for i in range(200)])

@@ -173,7 +173,9 @@ class _Side:
         self.head()
         names = self.names
         sizes = self.sizes
-        want = len(sizes) if depth is None else max(depth, 0)
+        if depth is not None and depth < 0:  # as a slice ``[:depth]`` of every level
+            return self._live(None)[:depth]
+        want = len(sizes) if depth is None else depth
         out: list[tuple[float, str]] = []
         if want:
             for key in self.keys:

@@ -21,6 +21,8 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final, NamedTuple
 
+from websockets.asyncio.messages import MAX_FRAGMENTS as _MAX_FRAGMENTS
+
 from ._options import TransportOptions
 from ._transport import (
     CloseInfo,
@@ -162,8 +164,14 @@ def _picows_parts() -> _PicowsParts | None:
         from picows.websockets.compat import Request, Response
 
         text, binary = picows.WSMsgType.TEXT, picows.WSMsgType.BINARY
+        continuation = picows.WSMsgType.CONTINUATION
         close = picows.WSMsgType.CLOSE
         control = frozenset({close, picows.WSMsgType.PING, picows.WSMsgType.PONG})
+        # (type, payload, fin, rsv1) -> a frame: what a message inflated here and
+        # declined by the receiver reaches picows.websockets' queue as
+        make_frame: Callable[..., Any] | None = getattr(
+            picows.picows, "_make_test_ws_frame", None
+        )
         close_code = picows.WSCloseCode
         protocol_error = picows.WSProtocolError
     except (ImportError, AttributeError):  # pragma: no cover - another picows layout
@@ -172,7 +180,17 @@ def _picows_parts() -> _PicowsParts | None:
     base_on_frame = ClientConnection.on_ws_frame
 
     class _Listener(ClientConnection):
-        __slots__ = ("bad_close", "behind", "deflate", "ended", "limit", "receiver")
+        __slots__ = (
+            "bad_close",
+            "behind",
+            "deflate",
+            "ended",
+            "fragments",
+            "inflater",
+            "limit",
+            "max_message",
+            "receiver",
+        )
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
@@ -184,10 +202,18 @@ def _picows_parts() -> _PicowsParts | None:
             self.limit: int = kwargs["max_frame_size"]
             #: permessage-deflate negotiated (RSV1 allowed on data frames)
             self.deflate = kwargs.get("permessage_deflate") is not None
+            #: picows.websockets' own inflater (its context shared with its recv()
+            #: path: every compressed frame goes through it once, in order), when
+            #: compressed text frames are inflated here for the receiver
+            self.inflater: Any = kwargs.get("permessage_deflate") if make_frame else None
+            #: the largest message, inflated (0: no limit)
+            self.max_message: int = kwargs["max_message_size"]
             #: a close frame or a protocol error was seen: later frames are ignored
             self.ended = False
             #: the server's close frame carried an invalid code: a protocol error (1002)
             self.bad_close = False
+            #: frames of the fragmented message under way (0: none)
+            self.fragments = 0
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             receiver = self.receiver
@@ -196,19 +222,45 @@ def _picows_parts() -> _PicowsParts | None:
                 and not self.behind
                 and frame.msg_type == text
                 and frame.fin
-                and not frame.rsv1
                 and not frame.rsv2
                 and not frame.rsv3
                 and frame.payload_size <= self.limit
             ):
-                try:
-                    message = frame.get_payload_as_utf8_text()
-                except UnicodeDecodeError:
-                    pass  # picows.websockets fails the connection (1007)
-                else:
-                    if receiver(message) is None:
-                        return
+                if not frame.rsv1:
+                    try:
+                        message = frame.get_payload_as_utf8_text()
+                    except UnicodeDecodeError:
+                        pass  # picows.websockets fails the connection (1007)
+                    else:
+                        if receiver(message) is None:
+                            return
+                elif self.inflater is not None:
+                    self.inflate(transport, frame, receiver)
+                    return
             self.other_frame(transport, frame)
+
+        def inflate(self, transport: Any, frame: Any, receiver: Receiver) -> None:
+            """A complete compressed text frame: inflated here, then offered to the
+            receiver as an uncompressed one is (RFC 7692 context takeover holds:
+            the inflater is picows.websockets' own)."""
+            try:
+                data = self.inflater.decode_frame(frame, self.max_message)
+                # decode_frame enforces the limit but for the tail its flush adds
+                if self.max_message and len(data) > self.max_message:  # pragma: no cover
+                    raise protocol_error(close_code.MESSAGE_TOO_BIG, "message too big")
+            except Exception:
+                self.end()  # picows would fail the connection the same way
+                raise
+            try:
+                message = data.decode()
+            except UnicodeDecodeError:
+                pass  # picows.websockets fails the connection (1007)
+            else:
+                if receiver(message) is None:
+                    return
+            # Declined (or not UTF-8): to picows.websockets' queue, already inflated.
+            assert make_frame is not None
+            self.other_frame(transport, make_frame(text, data, True, False))
 
         def other_frame(self, transport: Any, frame: Any) -> None:
             """Every frame the receiver did not take, with RFC 6455's checks that
@@ -224,6 +276,14 @@ def _picows_parts() -> _PicowsParts | None:
                 if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
                     self.bad_close = True  # picows took it as received: close_info corrects
                     raise protocol_error(close_code.PROTOCOL_ERROR, "invalid close code")
+            elif kind == continuation:
+                # websockets' cap on the frames of one message (1009), the same here
+                if self.fragments >= _MAX_FRAGMENTS:
+                    self.end()
+                    raise protocol_error(close_code.MESSAGE_TOO_BIG, "too many fragments")
+                self.fragments = 0 if frame.fin else self.fragments + 1
+            elif (kind == text or kind == binary) and not frame.fin:
+                self.fragments = 1
             try:
                 base_on_frame(self, transport, frame)
             except Exception:

@@ -472,3 +472,46 @@ async def test_closing_the_connection_ends_the_snapshot_tasks(
     await ws.close()
     assert task.done()
     assert not keeper._fetches
+
+
+async def test_what_an_async_book_handler_raises_is_an_error_event(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """On an update applied to a LIVE book: one async handler, or several, awaited in
+    order; what they raise reaches ``error``, and updates without handlers apply."""
+    feed = BookFeed(server, "binance", "BTCUSDT", seed=13)
+    ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
+    keeper = BookKeeper(ws, BINANCE_SPOT, channels=[feed.channel], snapshot=feed.snapshot)
+    rec = record(ws, keeper)
+    first, second = RuntimeError("one"), RuntimeError("two")
+    seen: list[str] = []
+
+    async def failing(_payload: Any) -> None:
+        await asyncio.sleep(0)
+        seen.append("failing")
+        raise first
+
+    async def also_failing(_payload: Any) -> None:
+        seen.append("also")
+        raise second
+
+    await ws.connect()
+    await server.wait_for_client()
+    await feed.publish(2)
+    await wait_live(keeper, feed)  # no book handler: applied all the same
+    keeper.on("book:BTCUSDT", lambda _payload: seen.append("a"))
+    keeper.on("book:BTCUSDT", lambda _payload: seen.append("b"))
+    await feed.publish(1)
+    await until(lambda: seen == ["a", "b"])
+    keeper.remove_all_listeners("book:BTCUSDT")
+    seen.clear()
+    keeper.on("book:BTCUSDT", failing)
+    await feed.publish(1)
+    await rec.wait(lambda r: r.of("error") == [first])
+    keeper.on("book:BTCUSDT", also_failing)
+    await feed.publish(1)
+    await rec.wait(lambda r: len(r.of("error")) == 3)
+    assert set(map(id, rec.of("error")[1:])) == {id(first), id(second)}
+    assert seen == ["failing", "failing", "also"]
+    await wait_live(keeper, feed)
+    await keeper.aclose()

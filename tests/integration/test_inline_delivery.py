@@ -1,4 +1,4 @@
-"""Delivery straight from the transport's frame callback (picows, uncompressed frames).
+"""Delivery straight from the transport's frame callback (picows).
 
 The picows transport hands complete text frames to the connection inside its
 own callback, and the dispatcher delivers them there when it is idle and the
@@ -30,18 +30,20 @@ from wsevents.testing import FakeClient, FakeServer
 
 Make = Callable[..., wsevents.Connection]
 
-#: (transport, FakeServer compression): picows without compression is the inline path
+#: (transport, FakeServer compression): picows takes complete text frames inline,
+#: compressed ones inflated in its frame callback
 PATHS = [
     pytest.param("picows", None, id="picows-inline"),
-    pytest.param("picows", "deflate", id="picows-recv"),
+    pytest.param("picows", "deflate", id="picows-inflated"),
     pytest.param("websockets", None, id="websockets"),
 ]
 
 
-@pytest.fixture
-async def plain_server() -> AsyncIterator[FakeServer]:
-    """A FakeServer that refuses permessage-deflate: picows' inline path applies."""
-    async with FakeServer(compression=None) as fake:
+@pytest.fixture(params=[None, "deflate"], ids=["uncompressed", "deflate"])
+async def inline_server(request: pytest.FixtureRequest) -> AsyncIterator[FakeServer]:
+    """A FakeServer that refuses or accepts permessage-deflate: either way, picows'
+    inline path applies (compressed frames are inflated in the frame callback)."""
+    async with FakeServer(compression=request.param) as fake:
         yield fake
 
 
@@ -124,11 +126,11 @@ async def test_frames_of_every_kind_keep_their_order(
 
 
 async def test_plain_handlers_run_in_the_frame_callback(
-    plain_server: FakeServer, make_connection: Make
+    inline_server: FakeServer, make_connection: Make
 ) -> None:
-    """On picows, uncompressed: a plain function runs in the frame callback, a
+    """On picows, compressed or not: a plain function runs in the frame callback, a
     coroutine function in the dispatcher, in order all the same."""
-    ws = make_connection(plain_server.url, transport="picows")
+    ws = make_connection(inline_server.url, transport="picows")
     tasks: dict[str, list[asyncio.Task[Any] | None]] = {"t": [], "u": []}
     order: list[str] = []
 
@@ -144,7 +146,7 @@ async def test_plain_handlers_run_in_the_frame_callback(
     ws.on("message:u", on_u)
     rec = Recorder(ws, "connect")
     await ws.connect()
-    client = await plain_server.wait_for_client()
+    client = await inline_server.wait_for_client()
     await rec.wait_count("connect", 1)  # the dispatcher is idle from here on
     await _burst(client, 3, "t")
     await until(lambda: len(order) == 3)
@@ -159,11 +161,11 @@ async def test_plain_handlers_run_in_the_frame_callback(
 
 
 async def test_handlers_added_on_the_way_are_called_from_the_next_message(
-    plain_server: FakeServer, make_connection: Make
+    inline_server: FakeServer, make_connection: Make
 ) -> None:
     """A handler that adds an async handler and removes itself: the change applies
     from the next message on, and the async handler is awaited in order."""
-    ws = make_connection(plain_server.url, transport="picows")
+    ws = make_connection(inline_server.url, transport="picows")
     seen: list[str] = []
 
     async def awaited(msg: dict[str, Any]) -> None:
@@ -179,19 +181,19 @@ async def test_handlers_added_on_the_way_are_called_from_the_next_message(
     ws.on("message:t", plain)
     ws.once("message:t", awaited)  # pyee wraps it in a plain function
     await ws.connect()
-    client = await plain_server.wait_for_client()
+    client = await inline_server.wait_for_client()
     await _burst(client, 4)
     await until(lambda: "async3" in seen)
     assert seen == ["plain0", "async0", "plain1", "async2", "async3"]
 
 
 async def test_a_long_burst_lets_the_loop_run(
-    plain_server: FakeServer, make_connection: Make
+    inline_server: FakeServer, make_connection: Make
 ) -> None:
     """Handlers that hold the loop (2 ms of CPU each, 150 messages in one read): after
     YIELD_INTERVAL the rest goes through the dispatcher, which lets timers run,
     instead of the frame callback keeping the loop for the whole burst."""
-    ws = make_connection(plain_server.url, transport="picows")
+    ws = make_connection(inline_server.url, transport="picows")
     seen: list[Any] = []
     loop = asyncio.get_running_loop()
 
@@ -205,7 +207,7 @@ async def test_a_long_burst_lets_the_loop_run(
 
     ws.on("message:t", busy)
     await ws.connect()
-    client = await plain_server.wait_for_client()
+    client = await inline_server.wait_for_client()
     # One write of 150 frames: the client reads them in one callback.
     frames = [json.dumps({"channel": "t", "n": n}).encode() for n in range(150)]
     client.websocket.transport.write(b"".join(bytes([0x81, len(f)]) + f for f in frames))
@@ -224,7 +226,7 @@ async def test_a_long_burst_lets_the_loop_run(
     ],
 )
 async def test_a_full_queue_applies_the_overflow_mode(
-    plain_server: FakeServer,
+    inline_server: FakeServer,
     make_connection: Make,
     overflow: str,
     expected: list[int],
@@ -232,7 +234,7 @@ async def test_a_full_queue_applies_the_overflow_mode(
 ) -> None:
     """Frames that find the queue full leave the frame callback for the reader task,
     which applies the overflow mode as on any transport."""
-    ws = make_connection(plain_server.url, transport="picows", queue_size=3, overflow=overflow)
+    ws = make_connection(inline_server.url, transport="picows", queue_size=3, overflow=overflow)
     release = asyncio.Event()
     got: list[int] = []
     rec = Recorder(ws, "queue_full")
@@ -244,7 +246,7 @@ async def test_a_full_queue_applies_the_overflow_mode(
         got.append(msg["n"])
 
     await ws.connect()
-    client = await plain_server.wait_for_client()
+    client = await inline_server.wait_for_client()
     await _burst(client, 12)
     if overflow == "block":
         # reported at once (the report goes to the front of the queue)
@@ -262,16 +264,44 @@ async def test_a_full_queue_applies_the_overflow_mode(
 
 
 async def test_receiver_off_keeps_every_frame_on_recv(
-    plain_server: FakeServer, make_connection: Make
+    inline_server: FakeServer, make_connection: Make
 ) -> None:
     """PicowsTransport(receiver=False) (internal: for A/B benchmarks): picows.websockets
     as it is, handlers in the dispatcher task."""
     transport = wsevents._picows.PicowsTransport(receiver=False)
-    ws = make_connection(plain_server.url, transport=transport)
+    ws = make_connection(inline_server.url, transport=transport)
     tasks: list[asyncio.Task[Any] | None] = []
     ws.on("message:t", lambda msg: tasks.append(asyncio.current_task()))
     await ws.connect()
-    client = await plain_server.wait_for_client()
+    client = await inline_server.wait_for_client()
     await _burst(client, 5)
     await until(lambda: len(tasks) == 5)
     assert all(task is not None for task in tasks)
+
+
+@pytest.mark.parametrize(("transport", "compression"), PATHS)
+async def test_bad_compressed_frames_fail_the_connection_the_same_way(
+    make_connection: Make, transport: str, compression: str | None
+) -> None:
+    """Invalid UTF-8 (1007) and a message over ``max_size`` once inflated (1009): the
+    same reasons and codes whichever path the frame took."""
+    async with FakeServer(compression=compression) as server:
+        ws = make_connection(server.url, transport=transport, max_size=1000)
+        got: list[int] = []
+        ws.on("message:t", lambda msg: got.append(msg["n"]))
+        rec = Recorder(ws, "disconnect", "connect")
+        await ws.connect()
+        client = await server.wait_for_client()
+        await client.send({"channel": "t", "n": 0})
+        await client.websocket.send(b"\xff\xfe{}", text=True)
+        await rec.wait_count("connect", 2)
+        client = await server.wait_for_client(2)
+        await client.send({"channel": "t", "n": 1})
+        await client.send({"channel": "t", "n": 2, "blob": "x" * 5000})
+        await rec.wait_count("connect", 3)
+        assert got == [0, 1]
+        events = rec.of("disconnect")
+        assert [(e.reason, e.code) for e in events] == [
+            (wsevents.DisconnectReason.PROTOCOL_ERROR, 1007),
+            (wsevents.DisconnectReason.PROTOCOL_ERROR, 1009),
+        ]

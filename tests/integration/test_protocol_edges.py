@@ -164,5 +164,44 @@ async def test_protocol_edges_are_the_same_on_both_transports(
     assert (disconnect.reason, disconnect.code) == (reason, code)
 
 
+def fragments(count: int) -> bytes:
+    """The message ``[1]`` in ``count`` frames: a text frame, then continuations."""
+    parts = [frame(0x1, b"[", fin=False)]
+    parts += [frame(0x0, b" ", fin=False)] * (count - 2)
+    parts.append(frame(0x0, b"1]"))
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("count", "messages", "reason", "code"),
+    [
+        (4096, [[1], {"n": 2}], DisconnectReason.SERVER_CLOSE, 1000),
+        (4097, [], DisconnectReason.PROTOCOL_ERROR, 1009),
+    ],
+)
+@pytest.mark.parametrize("transport", ["websockets", "picows"])
+async def test_a_message_in_more_than_4096_fragments_is_refused_on_both_transports(
+    raw: Callable[[bytes], RawServer],
+    make_connection: Make,
+    transport: str,
+    count: int,
+    messages: list[Any],
+    reason: DisconnectReason,
+    code: int,
+) -> None:
+    """websockets' cap on the frames of one message (``WEBSOCKETS_MAX_FRAGMENTS``,
+    4,096 by default): one more fails the connection with 1009, on picows too."""
+
+    def make(url: str, **options: Any) -> wsevents.Connection:
+        return make_connection(url, transport=transport, **options)
+
+    # Accepted, the server's close ends the test; refused, the client's close does.
+    end = close(1000) if code == 1000 else b""
+    async with raw(fragments(count) + text('{"n": 2}') + end) as server:
+        got, disconnect = await run_until_disconnect(make, server.url)
+    assert got == messages
+    assert (disconnect.reason, disconnect.code) == (reason, code)
+
+
 async def _unused() -> AsyncIterator[None]:  # pragma: no cover - keeps typing happy
     yield

@@ -131,3 +131,44 @@ def test_book_equals_a_dict_model(updates: list[tuple[bool, str, str]]) -> None:
         best_bid, best_ask = max(model[True]), min(model[False])
         assert book.crossed == (best_bid >= best_ask)
         assert math.isclose(book.spread or 0.0, best_ask - best_bid)
+
+
+def test_removed_levels_stay_dead_until_back_trimmed_or_compacted() -> None:
+    """A removal leaves its key in the sorted list, dead: reads skip it, the head is
+    trimmed, the level can come back under another spelling, and a side with more
+    dead keys than live ones is compacted when a new price arrives."""
+    book = OrderBook("X")
+    book.apply(bids=[["100", "1"], ["99", "2"], ["98", "3"]], asks=[["101", "1"]])
+    book.apply(bids=[["100", "0"], ["99", "0.00"]])
+    assert len(book) == 2
+    assert "1 bids / 1 asks" in repr(book)
+    assert book.bids() == [(98.0, 3.0)]
+    assert book.best_bid == (98.0, 3.0)
+    assert book.spread == 3.0
+    assert book.mid == 99.5
+    book.apply(bids=[["99.0", "4"]])  # back, known by its new spelling
+    assert book.raw_bids() == [("99.0", "4"), ("98", "3")]
+    book.apply(bids=[["99.0", "0"], [99.0, 5]])  # a number: through the general path
+    assert book.raw_bids(1) == [("99.0", "5")]
+    book.apply(bids=[["99.00", "0"], ["98", "0"]])  # another spelling removes it too
+    assert book.bids() == []
+    assert book.best_bid is None
+    assert book.spread is None
+    assert not book.crossed
+    assert book.bids(0) == []
+    book.apply(bids=[["97", "1"], ["96", "2"], ["95", "3"]])
+    assert book.bids(-1) == [(97.0, 1.0), (96.0, 2.0)]  # as a slice, before too
+
+    many = OrderBook("Y")
+    many.apply(asks=[[str(1000 + i), "1"] for i in range(200)])
+    many.apply(asks=[[str(1000 + i), "0"] for i in range(1, 200)])
+    assert many.asks(5) == [(1000.0, 1.0)]
+    side = many._asks
+    assert len(side.keys) == 200  # 199 dead keys, still in place
+    many.apply(asks=[["2000", "2"]])  # a new price: the dead ones go first
+    assert side.keys == [1000.0, 2000.0]
+    assert sorted(side.names) == [1000.0, 2000.0]
+    assert many.asks() == [(1000.0, 1.0), (2000.0, 2.0)]
+    many.apply(asks=[["1000", "0"]])
+    assert many.best_ask == (2000.0, 2.0)
+    assert side.keys == [2000.0]  # the dead head was trimmed by the read

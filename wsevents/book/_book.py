@@ -15,10 +15,14 @@ round.
 Each side keeps the sizes by the venue's price string, the price strings by
 float key, and a sorted list of keys (bids negated, so both lists ascend from
 the best level).  Updating a level the venue spells as before is one dict
-lookup and one store, without parsing the price; a new or removed level is
-one ``bisect`` in the list (another spelling of a known price, ``"1.50"``
-for ``"1.5"``, is found through its float); the best level is ``keys[0]``
-(O(1)) and depth ``n`` reads ``n`` keys (O(n)); sizes are parsed when read.
+lookup and one store, without parsing the price.  Removing a level is one
+dict deletion: its key stays in the sorted list, *dead*, until the level comes
+back (no ``bisect`` either way) or reaches the head of the list, where reads
+drop it; the list is compacted when dead keys outnumber live ones.  A new
+price is one ``bisect`` and one insertion (another spelling of a known price,
+``"1.50"`` for ``"1.5"``, is found through its float).  The best level is the
+first live key (O(1) amortised) and depth ``n`` reads ``n`` live keys
+(O(n + dead keys among them)); sizes are parsed when read.
 
 .. versionadded:: 0.1
 """
@@ -49,19 +53,21 @@ def _text(value: Any) -> str:
 
 class _Side:
     """One side of a book: sizes by the venue's price string, and the prices
-    (as signed floats) sorted best first."""
+    (as signed floats) sorted best first, removed ones left dead in place."""
 
     __slots__ = ("keys", "names", "sign", "sizes")
 
     def __init__(self, sign: float) -> None:
         #: +1.0 for asks (lowest first), -1.0 for bids (highest first)
         self.sign = sign
-        #: the venue's price string -> its size as given (a string, normally): an
-        #: update of a level the venue spells as before is one lookup and one store
+        #: the live levels: the venue's price string -> its size as given (a
+        #: string, normally): an update of a level the venue spells as before is
+        #: one lookup and one store, a removal one deletion
         self.sizes: dict[str, Any] = {}
-        #: signed price -> the price string the level is known by
+        #: signed price -> the price string the level is known by (live or dead)
         self.names: dict[float, str] = {}
-        #: the signed prices, ascending (best first)
+        #: the signed prices, ascending (best first); a key whose name is not in
+        #: ``sizes`` is dead (removed, left in place until trimmed or compacted)
         self.keys: list[float] = []
 
     def clear(self) -> None:
@@ -80,6 +86,7 @@ class _Side:
         """
         sizes = self.sizes
         inf = _INF
+        names = self.names
         for level in updates:
             price = level[0]
             size = level[1]
@@ -90,51 +97,108 @@ class _Side:
                     sizes[price] = size
                     continue
                 if amount == 0.0:
-                    key = self.sign * float(price)
-                    del sizes[price]
-                    del self.names[key]
-                    keys = self.keys
-                    del keys[bisect_left(keys, key)]
+                    del sizes[price]  # its key stays in ``keys``, dead
                     continue
+            elif price.__class__ is str:
+                # A dead level back (the common case after a removal), or a new one.
+                key = self.sign * float(price)
+                amount = float(size)
+                if 0.0 < amount < inf and -inf < key < inf:
+                    name = names.get(key)
+                    if name is not None and name not in sizes:
+                        names[key] = price
+                        sizes[price] = size
+                        continue
             self._other(level, price, size)
 
     def _other(self, level: Sequence[Any], price: Any, size: Any) -> None:
-        """A new level, a removal, another spelling of a known price, or bad input."""
+        """A new level, a dead one back, another spelling of a known price, or bad input."""
         text = price if price.__class__ is str else str(price)
         key = self.sign * float(text)
         amount = float(size)
         if not -_INF < key < _INF or amount != amount or amount < 0.0 or amount == _INF:
             raise ValueError(f"bad level {list(level)!r}: negative or not finite")
-        name = self.names.get(key)
+        names = self.names
+        sizes = self.sizes
+        name = names.get(key)
         if amount:
             if name is None:
-                # A new level, known from now on by this spelling.
-                self.keys.insert(bisect_left(self.keys, key), key)
-                self.names[key] = name = text
-            self.sizes[name] = size
-        elif name is not None:
-            del self.sizes[name]
-            del self.names[key]
-            keys = self.keys
-            del keys[bisect_left(keys, key)]
+                # A new price, known from now on by this spelling.
+                keys = self.keys
+                if len(keys) > 2 * len(sizes) + 64:
+                    self._compact()
+                keys.insert(bisect_left(keys, key), key)
+                names[key] = text
+                sizes[text] = size
+            elif name in sizes:
+                sizes[name] = size  # another spelling of a live level
+            else:
+                names[key] = text  # a dead level back, known by this spelling now
+                sizes[text] = size
+        elif name is not None and name in sizes:
+            del sizes[name]
+
+    def _compact(self) -> None:
+        """Drop every dead key (in place: callers hold ``keys``)."""
+        names = self.names
+        sizes = self.sizes
+        live = [key for key in self.keys if names[key] in sizes]
+        self.keys[:] = live
+        kept = {key: names[key] for key in live}
+        names.clear()
+        names.update(kept)
+
+    def trim(self) -> None:
+        """Drop the dead keys at the head: ``keys[0]``, if any, is the best live level."""
+        keys = self.keys
+        names = self.names
+        sizes = self.sizes
+        dead = 0
+        for key in keys:
+            if names[key] in sizes:
+                break
+            del names[key]
+            dead += 1
+        del keys[:dead]
+
+    def head(self) -> float | None:
+        """The best live signed price, or ``None`` when the side is empty."""
+        keys = self.keys
+        if keys and self.names[keys[0]] not in self.sizes:
+            self.trim()
+        return keys[0] if keys else None
+
+    def _live(self, depth: int | None) -> list[tuple[float, str]]:
+        """The best ``depth`` live levels (all when ``None``) as ``(signed price, name)``."""
+        self.head()
+        names = self.names
+        sizes = self.sizes
+        if depth is not None and depth < 0:  # as a slice ``[:depth]`` of every level
+            return self._live(None)[:depth]
+        want = len(sizes) if depth is None else depth
+        out: list[tuple[float, str]] = []
+        if want:
+            for key in self.keys:
+                name = names[key]
+                if name in sizes:
+                    out.append((key, name))
+                    if len(out) == want:
+                        break
+        return out
 
     def top(self, depth: int | None) -> list[Level]:
         sizes = self.sizes
-        names = self.names
-        keys = self.keys if depth is None else self.keys[:depth]
         sign = self.sign
-        return [(sign * key, float(sizes[names[key]])) for key in keys]
+        return [(sign * key, float(sizes[name])) for key, name in self._live(depth)]
 
     def raw(self, depth: int | None) -> list[RawLevel]:
         sizes = self.sizes
-        names = self.names
-        keys = self.keys if depth is None else self.keys[:depth]
-        return [(names[key], _text(sizes[names[key]])) for key in keys]
+        return [(name, _text(sizes[name])) for _key, name in self._live(depth)]
 
     def best(self) -> Level | None:
-        if not self.keys:
+        key = self.head()
+        if key is None:
             return None
-        key = self.keys[0]
         return (self.sign * key, float(self.sizes[self.names[key]]))
 
 
@@ -162,13 +226,13 @@ class OrderBook:
 
     def __repr__(self) -> str:
         return (
-            f"<OrderBook {self.symbol} {len(self._bids.keys)} bids / "
-            f"{len(self._asks.keys)} asks, best {self.best_bid} / {self.best_ask}>"
+            f"<OrderBook {self.symbol} {len(self._bids.sizes)} bids / "
+            f"{len(self._asks.sizes)} asks, best {self.best_bid} / {self.best_ask}>"
         )
 
     def __len__(self) -> int:
         """The number of price levels, both sides."""
-        return len(self._bids.keys) + len(self._asks.keys)
+        return len(self._bids.sizes) + len(self._asks.sizes)
 
     def clear(self) -> None:
         """Remove every level and forget the update id."""
@@ -242,23 +306,27 @@ class OrderBook:
     @property
     def spread(self) -> float | None:
         """``best ask - best bid``, or ``None`` when a side is empty."""
-        if not self._bids.keys or not self._asks.keys:
+        bid = self._bids.head()
+        ask = self._asks.head()
+        if bid is None or ask is None:
             return None
-        return self._asks.keys[0] + self._bids.keys[0]  # bids are negated
+        return ask + bid  # bids are negated
 
     @property
     def mid(self) -> float | None:
         """``(best bid + best ask) / 2``, or ``None`` when a side is empty."""
-        if not self._bids.keys or not self._asks.keys:
+        bid = self._bids.head()
+        ask = self._asks.head()
+        if bid is None or ask is None:
             return None
-        return (self._asks.keys[0] - self._bids.keys[0]) / 2
+        return (ask - bid) / 2
 
     @property
     def crossed(self) -> bool:
         """Whether the best bid is at or above the best ask: a book no venue can have."""
-        bids = self._bids.keys
-        asks = self._asks.keys
-        return bool(bids) and bool(asks) and -bids[0] >= asks[0]
+        bid = self._bids.head()
+        ask = self._asks.head()
+        return bid is not None and ask is not None and -bid >= ask
 
     def checksum(self, depth: int = OKX_CHECKSUM_DEPTH) -> int:
         """OKX's CRC32 of the top ``depth`` levels (see :func:`okx_checksum`)."""

@@ -133,6 +133,7 @@ class BookKeeper(EventEmitter):
         self._cache: dict[str, tuple[Callable[..., Any], ...]] = {}
         self._ws = ws
         self._venue = venue
+        self._parse = venue.parse
         self._channels = tuple(channels)
         self._snapshot = snapshot
         self._max_buffer = max_buffer
@@ -239,33 +240,57 @@ class BookKeeper(EventEmitter):
     # -- connection handlers --------------------------------------------------------
 
     def _on_message(self, channel: str, message: Any) -> Awaitable[None] | None:
-        symbol, is_snapshot, first, last, prev, bids, asks, checksum = self._venue.parse(message)
+        symbol, is_snapshot, first, last, prev, bids, asks, checksum = self._parse(message)
         sync = self._syncs.get(symbol)
+        if sync is None or is_snapshot:
+            return self._other_message(
+                sync, symbol, channel, is_snapshot, (first, last, prev, bids, asks, checksum)
+            )
+        step = sync.update(first, last, prev, bids, asks, checksum, self._clock())
+        if step is not APPLIED:
+            return None if step is NOTHING else self._carry_out(sync, step)
+        # The path of every diff of a LIVE book: one handler called directly.
+        name = self._names[symbol]
+        handlers = self._cache.get(name)
+        if handlers is None:
+            handlers = self._handlers(name)
+        if not handlers:
+            return None
+        payload = _new_tuple(BookUpdate, (symbol, sync.book, last, bids, asks, False))
+        errors: list[Exception]
+        if len(handlers) == 1:
+            result = handlers[0](payload)  # what it raises is the connection's error event
+            if result is None or not inspect.isawaitable(result):
+                return None
+            errors = []
+            return self._rest(self._finish(result, (), payload, errors), [], errors)
+        errors = []
+        pending = self._fire(handlers, payload, errors)
+        if pending is not None:
+            return self._rest(pending, [], errors)
+        if errors:
+            raise self._first(errors)
+        return None
+
+    def _other_message(
+        self,
+        sync: SymbolSync | None,
+        symbol: str,
+        channel: str,
+        is_snapshot: bool,
+        update: tuple[int, int, int | None, Sequence[Any], Sequence[Any], int | None],
+    ) -> Awaitable[None] | None:
+        """A symbol's first message, or a snapshot on the socket."""
+        first, last, prev, bids, asks, checksum = update
         start = None
         if sync is None:
             sync, start = self._new(symbol, channel, is_snapshot)
         if is_snapshot:
-            snap = Snapshot(last, bids, asks)
-            step = sync.snapshot(snap, self._clock(), checksum=checksum)
+            step = sync.snapshot(Snapshot(last, bids, asks), self._clock(), checksum=checksum)
         else:
             step = sync.update(first, last, prev, bids, asks, checksum, self._clock())
         if start is not None:
             return self._carry_out(sync, start, step)
-        if step is APPLIED:
-            name = self._names[symbol]
-            handlers = self._cache.get(name)
-            if handlers is None:
-                handlers = self._handlers(name)
-            if not handlers:
-                return None
-            errors: list[Exception] = []
-            payload = _new_tuple(BookUpdate, (symbol, sync.book, last, bids, asks, False))
-            pending = self._fire(handlers, payload, errors)
-            if errors:
-                raise self._first(errors)
-            return pending
-        if step is NOTHING:
-            return None
         return self._carry_out(sync, step)
 
     def _on_disconnect(self, event: Disconnected) -> Awaitable[None] | None:

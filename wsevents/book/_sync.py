@@ -186,8 +186,16 @@ class SymbolSync:
                 except (ValueError, TypeError, LookupError) as exc:
                     return self._invalid(last, exc, now)
                 book.update_id = last
-                best_bids = book._bids.keys
-                best_asks = book._asks.keys
+                # The crossed check, inlined: the head of each side, dead keys
+                # (removed levels) trimmed first.
+                side = book._bids
+                best_bids = side.keys
+                if best_bids and side.names[best_bids[0]] not in side.sizes:
+                    side.trim()
+                side = book._asks
+                best_asks = side.keys
+                if best_asks and side.names[best_asks[0]] not in side.sizes:
+                    side.trim()
                 if checksum is None and not (
                     best_bids and best_asks and -best_bids[0] >= best_asks[0]
                 ):

@@ -1,7 +1,8 @@
 """RedisPublisher: every event a connection delivers, written to Redis Streams.
 
-The publisher follows a connection (or anything with ``add_observer``) through
-one observer callback.  The callback never waits for Redis: it appends a record
+The publisher follows a connection, a pool, or any emitter with their event
+surface (duck-typed: through ``add_observer``, else through ``on``) with one
+observer callback.  The callback never waits for Redis: it appends a record
 to a bounded buffer and returns.  A writer task takes everything buffered, makes
 one entry per stream of it (see :mod:`wsevents.bus._encoding`) and writes them
 with one pipelined round trip; while a round trip is under way the next records
@@ -33,11 +34,12 @@ The publisher's own events (a pyee emitter): ``bus_connect`` /
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
 import attrs
@@ -157,6 +159,8 @@ class RedisPublisher(EventEmitter):
         #: channel -> stream key, for every channel seen or subscribed
         self._keys: dict[str, str] = {}
         self._sources: list[Any] = []
+        #: id(source) -> (event name, listener) of a source followed through on()
+        self._listeners: dict[int, list[tuple[str, Callable[[Any], Any]]]] = {}
         #: (stream key, record) waiting for the writer
         self._buffer: deque[tuple[str, list[Any]]] = deque()
         self._messages = 0  # message records in the buffer
@@ -175,28 +179,70 @@ class RedisPublisher(EventEmitter):
 
     # -- public API --------------------------------------------------------------------
 
-    def attach(self, source: Any) -> None:
-        """Publish everything ``source`` delivers (a ``Connection``, or any object
-        with ``add_observer``).
+    def attach(self, source: Any, *, channels: Iterable[str] | None = None) -> None:
+        """Publish what ``source`` delivers: any event emitter with the event surface
+        of a ``Connection`` (a ``Connection``, a ``Pool``, ...), duck-typed.
+
+        A source with ``add_observer()`` is followed through it: every event of
+        every channel, in delivery order.  Any other emitter is followed through
+        its ``on()``: its lifecycle events and ``message:<channel>`` for each of
+        ``channels`` (default: its ``subscriptions``); messages of channels not
+        named there are not published, and ``overflow="block"`` holds delivery
+        back only where the source awaits what its handlers return (as a
+        ``Connection`` does).
+
+        Args:
+            source: the emitter to follow.
+            channels: the channels of a source followed through ``on()`` (a
+                source with ``add_observer()`` needs none: this only names the
+                streams that its feed-wide events are written to).
 
         Raises:
-            TypeError: ``source`` has no ``add_observer``.
+            TypeError: ``source`` has neither ``add_observer()`` nor ``on()``.
+            ConfigError: ``channels`` is not a list of channel names, or a source
+                followed through ``on()`` has no channel to follow.
         """
+        if isinstance(channels, str):
+            raise ConfigError("channels", channels, "must be a list of channel names")
+        named = tuple(channels or ())
+        if not all(isinstance(c, str) and c for c in named):
+            raise ConfigError("channels", channels, "must be non-empty strings")
         add = getattr(source, "add_observer", None)
-        if not callable(add):
-            raise TypeError(f"cannot attach to {source!r}: it has no add_observer()")
+        on: Any = getattr(source, "on", None)
+        if not callable(add) and not callable(on):
+            raise TypeError(f"cannot attach to {source!r}: it has neither add_observer() nor on()")
+        subscribed = tuple(getattr(source, "subscriptions", ()) or ())
+        if not callable(add) and not (named or subscribed):
+            raise ConfigError(
+                "channels", channels,
+                "a source without add_observer() is followed through on(): name its channels",
+            )
         if self._overflow is None:
             mode = getattr(source, "overflow", None)
             self._overflow = check_overflow(mode) if mode is not None else "drop_oldest"
-        for channel in getattr(source, "subscriptions", ()) or ():
+        for channel in (*subscribed, *named):
             self._key(channel)
-        add(self._observe)
+        if callable(add):
+            add(self._observe)
+        else:
+            listeners: list[tuple[str, Callable[[Any], Any]]] = [
+                (name, functools.partial(self._observe, name))
+                for name in (*LIFECYCLE, *(MESSAGE_PREFIX + c for c in (named or subscribed)))
+            ]
+            for name, listener in listeners:
+                on(name, listener)
+            self._listeners[id(source)] = listeners
         self._sources.append(source)
 
     def detach(self, source: Any) -> None:
         """Stop publishing what ``source`` delivers."""
         if source in self._sources:
             self._sources.remove(source)
+            listeners = self._listeners.pop(id(source), None)
+            if listeners is not None:
+                for name, listener in listeners:
+                    source.remove_listener(name, listener)
+                return
             remove = getattr(source, "remove_observer", None)
             if callable(remove):
                 remove(self._observe)
@@ -281,7 +327,7 @@ class RedisPublisher(EventEmitter):
             record += self._extras(payload)
         key = self._keys.get(channel) or self._key(channel)
         wake = self._wake
-        if wake is not None:
+        if wake is not None and not wake.done():  # (done: the writer was cancelled)
             self._wake = None
             wake.set_result(None)
         if self._messages < self._bound:
@@ -366,7 +412,7 @@ class RedisPublisher(EventEmitter):
             buffer.append((key, record))
         self._start()
         wake = self._wake
-        if wake is not None:
+        if wake is not None and not wake.done():  # (done: the writer was cancelled)
             self._wake = None
             wake.set_result(None)
 

@@ -5,8 +5,10 @@ surface (duck-typed: through ``add_observer``, else through ``on``) with one
 observer callback.  The callback never waits for Redis: it appends a record
 to a bounded buffer and returns.  A writer task takes everything buffered, makes
 one entry per stream of it (see :mod:`wsevents.bus._encoding`) and writes them
-with one pipelined round trip; while a round trip is under way the next records
-gather, so batches grow with the load and a quiet feed is written at once.
+as one pipeline, without waiting for the replies of the pipelines before it
+(:mod:`wsevents.bus._pipe`; at most ``IN_FLIGHT`` pipelines and
+``FLUSH_RECORDS`` records unanswered): a record is on its way to Redis one
+loop turn after it arrived, and under load batches grow with the backlog.
 
 Exactly once into Redis: every entry's id is chosen by the publisher before its
 first attempt (``<ms>-<n>``, increasing per stream) and kept across retries.  A
@@ -52,6 +54,7 @@ from ..events import MESSAGE, MESSAGE_PREFIX, QUEUE_FULL, QueueFull
 from ..exceptions import BusError, ConfigError
 from ._encoding import EVENTS_STREAM, LIFECYCLE, PER_CHANNEL, dumps, encode_lifecycle, stream_key
 from ._link import BusConnected, BusDisconnected, RedisLink, check_url
+from ._pipe import Pipe
 
 
 __all__ = ["PublisherStats", "RedisPublisher"]
@@ -60,13 +63,19 @@ logger = logging.getLogger("wsevents.bus")
 
 #: the most records in one stream entry
 ENTRY_RECORDS: Final = 1000
-#: the most records taken from the buffer for one round trip
+#: the most records taken from the buffer and not yet written
 FLUSH_RECORDS: Final = 20_000
+#: the most pipelines sent whose replies did not all arrive
+IN_FLIGHT: Final = 8
 #: seconds between two ``queue_full`` reports while the buffer overflows
 REPORT_INTERVAL: Final = 1.0
 #: the channel of messages that no protocol routed (event ``message``)
 UNROUTED: Final = "_message"
 _SMALLER: Final = "equal or smaller"
+
+
+#: (stream key, entry id, encoded records, records)
+_Entry = tuple[str, str, bytes, list[list[Any]]]
 
 
 @attrs.frozen(kw_only=True)
@@ -170,7 +179,11 @@ class RedisPublisher(EventEmitter):
         self._wake: asyncio.Future[None] | None = None
         self._room: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None
+        #: records taken from the buffer, not yet written (or refused)
         self._in_flight = 0
+        self._pipe: Pipe[list[_Entry]] = Pipe(self._replied, self._poke)
+        #: entries refused as "equal or smaller" by a stream ahead of this clock
+        self._again: list[_Entry] = []
         self._closing = False
         self._dropped_unreported = 0
         self._last_dropped: str | None = None
@@ -292,6 +305,7 @@ class RedisPublisher(EventEmitter):
         if writer is not None:
             writer.cancel()
             await asyncio.wait([writer], timeout=self._link.timeout)
+        await self._pipe.abandon()
         await self._link.close()
         self._release(self._room)
 
@@ -427,28 +441,70 @@ class RedisPublisher(EventEmitter):
     async def _write_forever(self) -> None:
         loop = asyncio.get_running_loop()
         await self._link.client()  # connected before the first records need it
+        pipe = self._pipe
         while True:
-            if not self._buffer:
-                self._release(self._idle)
+            if pipe.broken is not None:
+                await self._recover()
+                continue
+            if self._again and not pipe.depth:
+                again, self._again = self._again, []
+                await self._write(again)  # after the streams' tops (no pipeline in flight)
+                continue
+            room = FLUSH_RECORDS - self._in_flight
+            if not self._buffer or room <= 0 or pipe.depth >= IN_FLIGHT or self._again:
+                if not self._buffer and not self._in_flight:
+                    self._release(self._idle)
                 self._wake = loop.create_future()
                 await self._wake
                 continue
             if self._dropped_unreported:
                 self._report(self._dropped_unreported)
-            batch = self._take()
-            self._in_flight = sum(len(records) for _, _, records in batch)
-            try:
-                await self._write(batch)
-            finally:
-                self._in_flight = 0
+            entries = self._encode(self._take(room))
+            if entries:
+                client = await self._link.client()
+                trim = self._trim_words()
+                run = self._run
+                commands = [("XADD", key, *trim, eid, "r", run, "d", data)
+                            for key, eid, data, _ in entries]
+                await pipe.send(client, entries, commands)
 
-    def _take(self) -> list[tuple[str, str, list[list[Any]]]]:
-        """Up to FLUSH_RECORDS records from the buffer, as (key, entry id, records)."""
+    def _poke(self) -> None:
+        """Wake the writer (a reply arrived, or the pipe failed)."""
+        wake = self._wake
+        if wake is not None and not wake.done():
+            self._wake = None
+            wake.set_result(None)
+
+    def _replied(self, entries: list[_Entry], results: list[Any]) -> None:
+        """The replies of a pipeline the pipe sent."""
+        self._flushes += 1
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, ResponseError):
+                if _SMALLER in str(result):
+                    # The stream is ahead of this clock: written again after its top.
+                    self._again.append(entry)
+                    continue
+                self._refused(entry[0], entry[3], result)
+                continue
+            self._written(entry[3])
+
+    async def _recover(self) -> None:
+        """The pipe failed: write what it held again (synchronously, through the backoff)."""
+        exc = self._pipe.broken
+        assert exc is not None
+        abandoned = await self._pipe.abandon()
+        self._failed(exc)
+        again, self._again = self._again, []
+        await self._write(again + [entry for entries in abandoned for entry in entries],
+                          retry=True)
+
+    def _take(self, limit: int) -> list[tuple[str, str, list[list[Any]]]]:
+        """Up to ``limit`` records from the buffer, as (key, entry id, records)."""
         buffer = self._buffer
         grouped: dict[str, list[list[Any]]] = {}
         taken = messages = 0
         popleft = buffer.popleft
-        while buffer and taken < FLUSH_RECORDS:
+        while buffer and taken < limit:
             key, record = popleft()
             records = grouped.get(key)
             if records is None:
@@ -458,6 +514,7 @@ class RedisPublisher(EventEmitter):
             if len(record) != 4:
                 messages += 1
         self._messages -= messages
+        self._in_flight += taken
         if self._messages < self._bound:
             self._release(self._room)
         now = int(time.time() * 1000)
@@ -476,16 +533,21 @@ class RedisPublisher(EventEmitter):
         self._last_ids[key] = (ms, n)
         return f"{ms}-{n}"
 
-    async def _write(self, batch: list[tuple[str, str, list[list[Any]]]]) -> None:
-        """Write ``batch`` (retrying through the backoff until Redis takes it)."""
+    def _encode(self, batch: list[tuple[str, str, list[list[Any]]]]) -> list[_Entry]:
+        """Each entry's records as one JSON array; one that cannot be is refused."""
         encoded = []
         for key, eid, records in batch:
             try:
                 encoded.append((key, eid, dumps(records), records))
             except (TypeError, ValueError, OverflowError) as exc:
                 self._refused(key, records, exc)
+        return encoded
+
+    async def _write(self, encoded: list[_Entry], *, retry: bool = False) -> None:
+        """Write ``encoded`` in one pipeline and wait for it, retrying through the
+        backoff until Redis takes it (``retry``: an earlier attempt may have
+        written some of it already)."""
         fields_run = self._run
-        retry = False
         while encoded:
             client = await self._link.client()
             trim = self._trim_args()
@@ -523,6 +585,14 @@ class RedisPublisher(EventEmitter):
             return {"minid": int((time.time() - self._max_age) * 1000), "approximate": True}
         return {}
 
+    def _trim_words(self) -> tuple[Any, ...]:
+        args = self._trim_args()
+        if "maxlen" in args:
+            return ("MAXLEN", "~", args["maxlen"])
+        if "minid" in args:
+            return ("MINID", "~", args["minid"])
+        return ()
+
     async def _after_top(self, client: Any, key: str) -> str:
         top = await client.xrevrange(key, count=1)
         if top:
@@ -531,10 +601,12 @@ class RedisPublisher(EventEmitter):
         return self._next_id(key, int(time.time() * 1000))
 
     def _written(self, records: list[list[Any]]) -> None:
+        self._in_flight -= len(records)
         self._entries += 1
         self._published += sum(1 for record in records if len(record) != 4)
 
     def _refused(self, key: str, records: list[list[Any]], error: Exception) -> None:
+        self._in_flight -= len(records)
         lost = sum(1 for record in records if len(record) != 4)
         self._dropped += lost
         self._errors += 1

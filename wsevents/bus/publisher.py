@@ -52,7 +52,15 @@ from .._config import Overflow, check_overflow
 from ..backoff import Backoff, ExponentialBackoff
 from ..events import MESSAGE, MESSAGE_PREFIX, QUEUE_FULL, QueueFull
 from ..exceptions import BusError, ConfigError
-from ._encoding import EVENTS_STREAM, LIFECYCLE, PER_CHANNEL, dumps, encode_lifecycle, stream_key
+from ._encoding import (
+    EVENTS_STREAM,
+    LIFECYCLE,
+    PER_CHANNEL,
+    channel_of,
+    dumps,
+    encode_lifecycle,
+    stream_key,
+)
 from ._link import BusConnected, BusDisconnected, RedisLink, check_url
 from ._pipe import Pipe
 
@@ -72,6 +80,7 @@ REPORT_INTERVAL: Final = 1.0
 #: the channel of messages that no protocol routed (event ``message``)
 UNROUTED: Final = "_message"
 _SMALLER: Final = "equal or smaller"
+_now = time.time
 
 
 #: (stream key, entry id, encoded records, records)
@@ -167,6 +176,8 @@ class RedisPublisher(EventEmitter):
         self._events_key = stream_key(name, EVENTS_STREAM)
         #: channel -> stream key, for every channel seen or subscribed
         self._keys: dict[str, str] = {}
+        #: message event name -> stream key
+        self._streams: dict[str, str] = {}
         self._sources: list[Any] = []
         #: id(source) -> (event name, listener) of a source followed through on()
         self._listeners: dict[int, list[tuple[str, Callable[[Any], Any]]]] = {}
@@ -325,21 +336,22 @@ class RedisPublisher(EventEmitter):
         return key
 
     def _observe(self, name: str, payload: Any) -> asyncio.Future[None] | None:
-        if name.startswith(MESSAGE_PREFIX):
-            channel = name[8:]
-        elif name == MESSAGE:
-            channel = UNROUTED
-        else:
-            if name in LIFECYCLE:
-                self._lifecycle(name, payload)
-            return None
+        key = self._streams.get(name)
+        if key is None:
+            if name.startswith(MESSAGE_PREFIX):
+                key = self._streams[name] = self._key(name[8:])
+            elif name == MESSAGE:
+                key = self._streams[name] = self._key(UNROUTED)
+            else:
+                if name in LIFECYCLE:
+                    self._lifecycle(name, payload)
+                return None
         if self._writer is None:
             self._start()
         self._p = p = self._p + 1
-        record = [p, time.time(), payload]
+        record = [p, _now(), payload]
         if self._extra:
             record += self._extras(payload)
-        key = self._keys.get(channel) or self._key(channel)
         wake = self._wake
         if wake is not None and not wake.done():  # (done: the writer was cancelled)
             self._wake = None
@@ -348,7 +360,7 @@ class RedisPublisher(EventEmitter):
             self._buffer.append((key, record))
             self._messages += 1
             return None
-        return self._full(channel, key, record)
+        return self._full(channel_of(self.name, key), key, record)
 
     def _extras(self, payload: Any) -> list[Any]:
         seq = key = None
@@ -504,11 +516,16 @@ class RedisPublisher(EventEmitter):
         grouped: dict[str, list[list[Any]]] = {}
         taken = messages = 0
         popleft = buffer.popleft
+        last: str | None = None
+        records: list[list[Any]] = []
         while buffer and taken < limit:
             key, record = popleft()
-            records = grouped.get(key)
-            if records is None:
-                records = grouped[key] = []
+            if key is not last:  # (runs of one channel: one lookup per run)
+                last = key
+                found = grouped.get(key)
+                if found is None:
+                    found = grouped[key] = []
+                records = found
             records.append(record)
             taken += 1
             if len(record) != 4:

@@ -111,13 +111,17 @@ class Pipe(Generic[T]):
         conn, self._conn = self._conn, None
         if conn is not None:
             # A broken connection may fail or hang while closing: bounded, quiet.
-            task = asyncio.ensure_future(conn.disconnect(nowait=True))
-            done, _ = await asyncio.wait([task], timeout=1.0)
-            if not done:  # pragma: no cover - a close that hangs
-                task.cancel()
-            elif not task.cancelled():
-                task.exception()
+            task = asyncio.ensure_future(_disconnect(conn))
+            await asyncio.wait([task], timeout=1.0)
+            task.cancel()  # (nothing when it is done)
         tokens = [token for token, _ in self._flight]
         self._flight.clear()
         self.broken = None
         return tokens
+
+
+async def _disconnect(conn: Any) -> None:
+    try:
+        await conn.disconnect(nowait=True)
+    except (OSError, RedisError):  # pragma: no cover - redis-py closes quietly itself
+        pass

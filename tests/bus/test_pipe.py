@@ -48,3 +48,14 @@ async def test_a_pipe_that_cannot_connect_gives_its_pipelines_back() -> None:
     assert await pipe.abandon() == ["a", "b"]
     assert (pipe.broken, pipe.depth) == (None, 0)
     await client.aclose()
+
+
+async def test_abandon_stops_a_reader_waiting_for_replies(redis_server: RedisServer) -> None:
+    """A pipeline still unanswered when the pipe is abandoned comes back to its owner."""
+    client = aioredis.Redis.from_url(redis_server.url)
+    pipe: Pipe[str] = Pipe(lambda token, replies: None, lambda: None)
+    await pipe.send(client, "blocked", [("BLPOP", "nothing", "0")])
+    assert pipe.depth == 1
+    assert await pipe.abandon() == ["blocked"]
+    assert pipe.depth == 0
+    await client.aclose()

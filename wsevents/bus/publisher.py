@@ -506,9 +506,12 @@ class RedisPublisher(EventEmitter):
         assert exc is not None
         abandoned = await self._pipe.abandon()
         self._failed(exc)
+        # What was in flight first: there "equal or smaller" means "written before the
+        # failure".  Then the entries a stream ahead of this clock refused (after its
+        # top, so after the former: not lost, though out of order in that rare case).
+        await self._write([entry for entries in abandoned for entry in entries], retry=True)
         again, self._again = self._again, []
-        await self._write(again + [entry for entries in abandoned for entry in entries],
-                          retry=True)
+        await self._write(again)
 
     def _take(self, limit: int) -> list[tuple[str, str, list[list[Any]]]]:
         """Up to ``limit`` records from the buffer, as (key, entry id, records)."""

@@ -103,8 +103,6 @@ async def wsevents_receive(url: str, redis_url: str | None, name: str) -> tuple[
     await ws.close()
     if publisher is not None:
         assert publisher.stats.published == count + 1, publisher.stats
-        if os.environ.get("BUS_BENCH_STATS"):
-            print(publisher.stats)
         await publisher.close()
     return count, cpu
 

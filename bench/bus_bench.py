@@ -18,10 +18,15 @@ repetitions:
    for scale, a raw redis-py ``XREADGROUP`` + ``XACK`` loop over the same entries.
 3. **Latency**: the feed paced at 10,000 msg/s for 3 s, stamped with the
    send time; publisher and consumer in this process: feed -> consumer
-   handler, p50 <= 1 ms and p99 <= 5 ms; for scale, the p50 / p99 of one raw
-   redis-py ``XADD`` round trip measured right after.
+   handler, p50 <= 1 ms and p99 <= 5 ms.  The reference, interleaved in each
+   repetition: the same path with raw websockets and raw redis-py (each frame
+   ``XADD``-ed as it arrives, read back by ``XREAD BLOCK``); in the same run,
+   the connection's own handler (one hop less) and, for scale, one raw
+   ``XADD`` round trip.  ``--busy N`` runs N busy-looping processes beside
+   it, as on a shared machine.
 
-Usage: ``python bench/bus_bench.py [--n 200000] [--reps 3] [--quick]``
+Usage: ``python bench/bus_bench.py [--n 200000] [--reps 3] [--quick]
+[--only publish|group|latency] [--busy N]``
 (needs ``pip install -e '.[redis,test]'``).
 """
 
@@ -86,7 +91,8 @@ async def wsevents_receive(url: str, redis_url: str | None, name: str) -> tuple[
     ws.on("message:control", lambda _m: done.set())
     publisher = None
     if redis_url is not None:
-        publisher = RedisPublisher(redis_url, name=name)
+        # block: nothing dropped when the shared machine's Redis falls behind the burst
+        publisher = RedisPublisher(redis_url, name=name, overflow="block")
         publisher.attach(ws)
         await publisher.start()
     await ws.connect()
@@ -175,15 +181,27 @@ async def raw_group(redis_url: str, name: str, n: int) -> float:
     return n / elapsed
 
 
-async def latency(url: str, redis_url: str, name: str) -> tuple[float, float, int]:
+def percentiles(values: list[float]) -> tuple[float, float]:
+    """p50 and p99 of ``values`` (seconds), in milliseconds."""
+    values = sorted(values)
+    return values[len(values) // 2] * 1000, values[int(len(values) * 0.99)] * 1000
+
+
+async def latency(url: str, redis_url: str, name: str,
+                  group: str | None = None) -> tuple[list[float], list[float]]:
+    """Feed -> consumer handler through the bus, and feed -> the connection's own handler
+    (the floor: one hop less) in the same run."""
     ws = wsevents.Connection(url, reconnect_on_clean_close=False, max_reconnect_attempts=1)
     publisher = RedisPublisher(redis_url, name=name)
     publisher.attach(ws)
-    bus = Consumer(redis_url, name=name, channels=["trades", "control"], block=1.0)
+    bus = Consumer(redis_url, name=name, channels=["trades", "control"], block=1.0, group=group)
     lat: list[float] = []
+    hop: list[float] = []
     done = asyncio.Event()
-    bus.on("message:trades", lambda m: lat.append(time.monotonic() - m["ts"]))
+    now = time.monotonic
+    bus.on("message:trades", lambda m: lat.append(now() - m["ts"]))
     bus.on("message:control", lambda _m: done.set())
+    ws.on("message:trades", lambda m: hop.append(now() - m["ts"]))
     await publisher.start()
     await bus.wait_ready()
     await ws.connect()
@@ -191,12 +209,60 @@ async def latency(url: str, redis_url: str, name: str) -> tuple[float, float, in
     await ws.close()
     await publisher.close()
     await bus.close()
-    lat.sort()
-    return lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000, len(lat)
+    return lat, hop
+
+
+async def raw_latency(url: str, redis_url: str, key: str) -> list[float]:
+    """The same path with nothing but websockets and redis-py: each frame ``XADD``-ed
+    as it arrives (what arrives during a round trip goes in the next pipeline),
+    read back by ``XREAD BLOCK`` on another connection, decoded, stamped."""
+    pub = aioredis.Redis.from_url(redis_url, single_connection_client=True)
+    sub = aioredis.Redis.from_url(redis_url, single_connection_client=True)
+    await sub.delete(key)
+    lat: list[float] = []
+    frames: list[Any] = []
+    wake = asyncio.Event()
+
+    async def write() -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            pipe = pub.pipeline(transaction=False)
+            for frame in frames:
+                pipe.xadd(key, {"d": frame})
+            frames.clear()
+            await pipe.execute()
+
+    async def read() -> None:
+        last = "0-0"
+        now, loads = time.monotonic, json.loads
+        while True:
+            found = await sub.xread({key: last}, count=100, block=1000)
+            for _key, entries in found:
+                for _entry_id, fields in entries:
+                    msg = loads(fields[b"d"])
+                    if msg["channel"] == "control":
+                        return
+                    lat.append(now() - msg["ts"])
+                last = entries[-1][0]
+
+    reader = asyncio.ensure_future(read())
+    writer = asyncio.ensure_future(write())
+    async with websockets.connect(url, max_size=None, compression=None) as ws:
+        async for frame in ws:
+            frames.append(frame)
+            wake.set()
+    await asyncio.wait_for(reader, 60)
+    writer.cancel()
+    await asyncio.wait([writer])
+    await pub.delete(key)
+    await pub.aclose()
+    await sub.aclose()
+    return lat
 
 
 async def raw_round_trip(redis_url: str, samples: int = 3000) -> tuple[float, float]:
-    """The floor: p50 / p99 of one raw redis-py XADD round trip, one every 0.5 ms."""
+    """For scale: p50 / p99 of one raw redis-py XADD round trip, one every 0.5 ms."""
     client = aioredis.Redis.from_url(redis_url, single_connection_client=True)
     times = []
     for _ in range(samples):
@@ -206,8 +272,54 @@ async def raw_round_trip(redis_url: str, samples: int = 3000) -> tuple[float, fl
         await asyncio.sleep(0.0005)  # the pace of the probe
     await client.delete("raw:rtt")
     await client.aclose()
-    times.sort()
-    return times[len(times) // 2] * 1000, times[int(len(times) * 0.99)] * 1000
+    return percentiles(times)
+
+
+def busy(n: int, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """``n`` processes spinning on a core each for at most ``seconds`` (a shared machine)."""
+    code = (f"import time\nend = time.monotonic() + {seconds:f}\n"
+            "while time.monotonic() < end:\n    sum(range(10000))\n")
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+
+
+async def latency_section(port: int, redis_url: str, reps: int, duration: float,
+                          spinners: int) -> None:
+    paced = f"ws://127.0.0.1:{port}/paced?rate=10000&duration={duration}&size=130"
+    rows: dict[str, list[tuple[float, float]]] = {"raw": [], "bus": [], "hop": [], "rtt": []}
+    load = busy(spinners, reps * (2 * duration + 6) + 30)
+    try:
+        for rep in range(reps):
+            rows["raw"].append(percentiles(await raw_latency(paced, redis_url, f"raw:lat{rep}")))
+            lat, hop = await latency(paced, redis_url, f"lat{rep}")
+            rows["bus"].append(percentiles(lat))
+            rows["hop"].append(percentiles(hop))
+            rows["rtt"].append(await raw_round_trip(redis_url, 1000))
+    finally:
+        for proc in load:
+            proc.kill()
+            proc.wait(10)
+    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+           for k, v in rows.items()}
+    where = f", {spinners} busy-looping processes beside it" if spinners else ""
+    print(f"## End-to-end latency, feed -> handler, 10,000 msg/s for {duration:g} s "
+          f"(median of {reps}{where})")
+    print("| path | p50 ms | p99 ms | p50 ratio | p99 ratio |")
+    print("|---|---:|---:|---:|---:|")
+    r50, r99 = med["raw"]
+    names = {
+        "raw": "raw websockets -> redis-py XADD -> XREAD -> handler (reference)",
+        "bus": "Connection -> RedisPublisher -> Consumer handler",
+        "hop": "the same run: the Connection's own handler (one hop, no Redis)",
+        "rtt": "for scale: one raw redis-py XADD round trip",
+    }
+    for key, label in names.items():
+        m50, m99 = med[key]
+        print(f"| {label} | {m50:.3f} | {m99:.3f} | {m50 / r50:.2f}x | {m99 / r99:.2f}x |")
+    b50, b99 = med["bus"]
+    print(f"\nbus p50 {b50:.3f} ms (target ≤ 1: {'met' if b50 <= 1 else 'NOT met'}), "
+          f"p99 {b99:.3f} ms (target ≤ 5: {'met' if b99 <= 5 else 'NOT met'}); per repetition "
+          "(p50/p99 ms): " + ", ".join(
+              f"{k} " + " ".join(f"{a:.2f}/{b:.2f}" for a, b in v) for k, v in rows.items()))
 
 
 async def main() -> None:
@@ -216,6 +328,10 @@ async def main() -> None:
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="1 repetition, 50,000 messages")
+    ap.add_argument("--only", choices=["publish", "group", "latency"],
+                    help="run one section")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="latency beside N busy-looping processes (a shared machine)")
     args = ap.parse_args()
     n, reps = (50_000, 1) if args.quick else (args.n, args.reps)
     redis = RedisServer()
@@ -223,52 +339,47 @@ async def main() -> None:
     feed, port = start_feed()
     burst = f"ws://127.0.0.1:{port}/burst?n={n}&size=130"
     try:
-        raw, plain, published, xadd = [], [], [], []
-        for rep in range(reps):
-            count, cpu = await raw_receive(burst)
-            raw.append(cpu / count)
-            count, cpu = await wsevents_receive(burst, None, "none")
-            plain.append(cpu / count)
-            count, cpu = await wsevents_receive(burst, redis.url, f"pub{rep}")
-            published.append(cpu / count)
-            xadd.append(await raw_xadd(redis.url, 20_000))
-        r, p, w, x = (statistics.median(v) * 1e6 for v in (raw, plain, published, xadd))
-        print(f"## Publish cost ({n:,}-message burst, median of {reps}; client CPU per message)")
-        print("| path | µs/msg | ratio |")
-        print("|---|---:|---:|")
-        print(f"| raw websockets receive (reference) | {r:.2f} | 1.00x |")
-        print(f"| wsevents receive, sync handler | {p:.2f} | {p / r:.2f}x |")
-        print(f"| wsevents receive + RedisPublisher | {w:.2f} | {w / r:.2f}x |")
-        print(f"| raw redis-py: one XADD per message, pipelined by 100 | {x:.2f} | {x / r:.2f}x |")
-        added = (w - p) / p
-        print(f"\npublishing adds {added:.2f}x the receive path's CPU (target ≤ 1.00x: "
-              f"{'met' if added <= 1.0 else 'NOT met'}); receive + publish = {w / r:.2f}x raw "
-              f"websockets (target ≤ 2.00x: {'met' if w / r <= 2.0 else 'NOT met'})\n")
+        if args.only in (None, "publish"):
+            raw, plain, published, xadd = [], [], [], []
+            for rep in range(reps):
+                count, cpu = await raw_receive(burst)
+                raw.append(cpu / count)
+                count, cpu = await wsevents_receive(burst, None, "none")
+                plain.append(cpu / count)
+                count, cpu = await wsevents_receive(burst, redis.url, f"pub{rep}")
+                published.append(cpu / count)
+                xadd.append(await raw_xadd(redis.url, 20_000))
+            r, p, w, x = (statistics.median(v) * 1e6 for v in (raw, plain, published, xadd))
+            print(f"## Publish cost ({n:,}-message burst, median of {reps};"
+                  " client CPU per message)")
+            print("| path | µs/msg | ratio |")
+            print("|---|---:|---:|")
+            print(f"| raw websockets receive (reference) | {r:.2f} | 1.00x |")
+            print(f"| wsevents receive, sync handler | {p:.2f} | {p / r:.2f}x |")
+            print(f"| wsevents receive + RedisPublisher | {w:.2f} | {w / r:.2f}x |")
+            print(f"| raw redis-py: one XADD per message, pipelined by 100 | {x:.2f} |"
+                  f" {x / r:.2f}x |")
+            added = (w - p) / p
+            print(f"\npublishing adds {added:.2f}x the receive path's CPU (target ≤ 1.00x: "
+                  f"{'met' if added <= 1.0 else 'NOT met'}); receive + publish = {w / r:.2f}x raw "
+                  f"websockets (target ≤ 2.00x: {'met' if w / r <= 2.0 else 'NOT met'})\n")
 
-        rates, raw_rates = [], []
-        for rep in range(reps):
-            await fill(redis.url, f"grp{rep}", n)
-            rates.append(await group_of_one(redis.url, f"grp{rep}", n))
-            raw_rates.append(await raw_group(redis.url, f"grp{rep}", n))
-        g, rg = statistics.median(rates), statistics.median(raw_rates)
-        print(f"## Consumer group of one, sync handler ({n:,} messages, median of {reps})")
-        verdict = "met" if g >= 100_000 else "NOT met"
-        print(f"Consumer: {g:,.0f} msg/s (target ≥ 100,000: {verdict});"
-              f" raw redis-py XREADGROUP+XACK over the same entries: {rg:,.0f} msg/s"
-              f" ({g / rg:.2f}x)\n")
+        if args.only in (None, "group"):
+            rates, raw_rates = [], []
+            for rep in range(reps):
+                await fill(redis.url, f"grp{rep}", n)
+                rates.append(await group_of_one(redis.url, f"grp{rep}", n))
+                raw_rates.append(await raw_group(redis.url, f"grp{rep}", n))
+            g, rg = statistics.median(rates), statistics.median(raw_rates)
+            print(f"## Consumer group of one, sync handler ({n:,} messages, median of {reps})")
+            verdict = "met" if g >= 100_000 else "NOT met"
+            print(f"Consumer: {g:,.0f} msg/s (target ≥ 100,000: {verdict});"
+                  f" raw redis-py XREADGROUP+XACK over the same entries: {rg:,.0f} msg/s"
+                  f" ({g / rg:.2f}x)\n")
 
-        duration = 1 if args.quick else 3
-        p50, p99, count = await latency(
-            f"ws://127.0.0.1:{port}/paced?rate=10000&duration={duration}&size=130",
-            redis.url, "lat",
-        )
-        print(f"## End-to-end latency, feed -> consumer handler, 10,000 msg/s for {duration} s")
-        print(f"p50 {p50:.3f} ms (target ≤ 1: {'met' if p50 <= 1 else 'NOT met'}), "
-              f"p99 {p99:.3f} ms (target ≤ 5: {'met' if p99 <= 5 else 'NOT met'}), "
-              f"{count:,} messages")
-        f50, f99 = await raw_round_trip(redis.url)
-        print(f"for scale, one raw redis-py XADD round trip on this machine: p50 {f50:.3f} ms, "
-              f"p99 {f99:.3f} ms (the path above has two: XADD, then the consumer's XREAD)")
+        if args.only in (None, "latency"):
+            duration = 1 if args.quick else 3
+            await latency_section(port, redis.url, reps, duration, args.busy)
     finally:
         feed.terminate()
         feed.wait(10)

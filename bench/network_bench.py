@@ -21,8 +21,10 @@ the same repetition**:
 Clients: ``websockets`` (``async for msg in ws`` + ``json.loads``, the
 reference), ``wsevents-sync`` (``ws.on("message:trades")``, default transport),
 ``wsevents-deflate-off`` (the same with ``compression=None``: what not offering
-deflate gives against a server that would accept it), and
-``wsevents-picows-sync`` (``transport="picows"``).  Every client run is a
+deflate gives against a server that would accept it),
+``wsevents-picows-sync`` (``transport="picows"``), and ``wsevents-aiofastnet``
+(``wsevents-sync`` with ``aiofastnet.install_policy()`` before ``asyncio.run``:
+aiofastnet's C transports, TCP and TLS, under the default transport).  Every client run is a
 fresh process pinned to --client-cpu; the server (and the proxy) run in other
 processes pinned to --server-cpu.  The server pre-builds the frames (for
 ``deflate``, compressed once with the negotiated parameters) and writes them in
@@ -62,7 +64,13 @@ from server import end_sentinel, frame_text, make_payload  # noqa: E402
 
 
 SCENARIOS = ("ws", "wss", "deflate", "http-proxy", "socks5")
-CLIENTS = ("websockets", "wsevents-sync", "wsevents-deflate-off", "wsevents-picows-sync")
+CLIENTS = (
+    "websockets",
+    "wsevents-sync",
+    "wsevents-deflate-off",
+    "wsevents-picows-sync",
+    "wsevents-aiofastnet",
+)
 #: the issue's targets: (scenario, client) -> the ratio vs raw websockets required
 TARGETS = {
     ("wss", "wsevents-sync"): 1.0,
@@ -336,6 +344,11 @@ def main() -> None:
         asyncio.run(serve(args.n, args.tls, args.deflate))
         return
     if args.client:
+        if args.client.endswith("aiofastnet"):
+            # aiofastnet's C transports (TCP and TLS) under the asyncio loop
+            import aiofastnet
+
+            aiofastnet.install_policy()
         result = asyncio.run(client(args.url, args.client, args.tls, args.deflate, args.proxy))
         print("RESULT " + json.dumps(result), flush=True)
         return

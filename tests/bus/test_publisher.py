@@ -218,6 +218,33 @@ async def test_bus_connection_events_and_reconnect(redis_server: RedisServer) ->
     assert publisher.stats.published == 1
 
 
+async def test_pipelines_in_flight_when_redis_hangs_are_written_once(
+    redis_server: RedisServer, raw: aioredis.Redis
+) -> None:
+    """Pipelines go out without waiting for the last one's replies; when Redis hangs
+    with some in flight, they are written again after the reconnect, and what the
+    hung server applied meanwhile is not written twice."""
+    publisher = RedisPublisher(redis_server.url, name="feed", timeout=0.3,
+                               backoff=wsevents.FixedDelay(delay=0.05))
+    lost: list[Any] = []
+    publisher.on("bus_disconnect", lost.append)
+    source = Source()
+    publisher.attach(source)
+    async with publisher:
+        source.deliver("message:a", {"seq": 0})
+        await asyncio.wait_for(publisher.flush(), 5)
+        redis_server.pause()
+        for seq in range(1, 4):  # three pipelines, sent at once, unanswered
+            source.deliver("message:a", {"seq": seq})
+            await until(lambda s=seq: publisher._pipe.depth == s)
+        await until(lambda: bool(lost))
+        redis_server.resume()
+        await asyncio.wait_for(publisher.flush(), 10)
+    got = await records(raw, "wsevents:feed:a")
+    assert [r[2]["seq"] for r in got] == [0, 1, 2, 3]
+    assert publisher.stats.published == 4
+
+
 async def test_close_gives_up_on_a_dead_redis_within_its_timeout(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:

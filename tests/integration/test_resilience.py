@@ -200,8 +200,9 @@ async def test_1013_waits_server_unavailable_delay(
     connects = stamp(ws, "connect")
     await ws.connect()
     await server.wait_for_client()
-    await server.close_clients(code=1013, reason="try again later")
+    # (taken before the close: the client may see it before close_clients() returns)
     dropped = time.monotonic()
+    await server.close_clients(code=1013, reason="try again later")
     await until(lambda: len(connects) == 2, 5)
     assert rec.of("reconnecting")[0].delay == 0.3
     assert connects[1][0] - dropped >= 0.3

@@ -151,12 +151,15 @@ def decode_lifecycle(name: str, data: Any) -> Any:
     """The payload object of lifecycle event ``name`` from :func:`encode_lifecycle`'s output.
 
     Exceptions come back as their repr (a ``str``); an unknown event name or a
-    malformed payload comes back as the plain data.
+    malformed payload comes back as the plain data.  Fields the class does not
+    have (a newer publisher's, or a source's own payload subclass') are left
+    out: the handler still gets the class it expects.
     """
     cls = LIFECYCLE.get(name)
     if cls is None or not isinstance(data, dict):
         return data
-    values = dict(data)
+    known = {f.name for f in attrs.fields(cls)}
+    values = {k: v for k, v in data.items() if k in known}
     if "reason" in values and cls in (Disconnected, Reconnecting):
         values["reason"] = DisconnectReason(values["reason"])
     try:

@@ -262,21 +262,14 @@ class Consumer(Delivery):
                         streams, count=self._count, block=int(self._block * 1000)
                     )
                 else:
-                    if self._acks:
-                        await self._flush_acks(client)
                     backlog = any(v is not None for v in self._positions.values())
                     if not backlog and loop.time() >= self._next_claim:
                         # (after the own backlog: a claimed entry is in it too)
                         self._next_claim = loop.time() + self._claim_after / 2
+                        await self._flush_acks(client)  # (what was handled: not claimed)
                         await self._claim(client)
                     streams = {k: (v or ">") for k, v in self._positions.items()}
-                    found = await client.xreadgroup(
-                        self.group,
-                        self.consumer,
-                        streams,
-                        count=self._count,
-                        block=int(self._block * 1000),
-                    )
+                    found = await self._flush_acks(client, streams)
             except (OSError, RedisError) as exc:
                 if "NOGROUP" in str(exc):
                     # The group (or the stream) is gone: a Redis restarted without
@@ -374,17 +367,29 @@ class Consumer(Delivery):
             self._in_flight.discard((key, entry_id))
             self._acks.setdefault(key, []).append(entry_id)
 
-    async def _flush_acks(self, client: Any) -> None:
+    async def _flush_acks(self, client: Any, read: dict[Any, Any] | None = None) -> Any:
+        """Send the acknowledgements due and, given ``read`` (streams to read), an
+        ``XREADGROUP`` behind them: one round trip.  Returns what the read found."""
         acks, self._acks = self._acks, {}
+        group, block = self.group, int(self._block * 1000)
         try:
+            if not acks:
+                if read is None:
+                    return None
+                return await client.xreadgroup(
+                    group, self.consumer, read, count=self._count, block=block
+                )
             pipe = client.pipeline(transaction=False)
             for key, ids in acks.items():
-                pipe.xack(key, self.group, *ids)
-            await pipe.execute()
+                pipe.xack(key, group, *ids)
+            if read is not None:
+                pipe.xreadgroup(group, self.consumer, read, count=self._count, block=block)
+            results = await pipe.execute()
         except BaseException:
             for key, ids in acks.items():  # sent again after the reconnect
                 self._acks.setdefault(key, [])[:0] = ids
             raise
+        return results[-1] if read is not None else None
 
     async def _claim(self, client: Any) -> None:
         """Claim entries pending for longer than claim_after; dead-letter the hopeless ones."""

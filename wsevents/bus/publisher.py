@@ -1,11 +1,14 @@
 """RedisPublisher: every event a connection delivers, written to Redis Streams.
 
-The publisher follows a connection (or anything with ``add_observer``) through
-one observer callback.  The callback never waits for Redis: it appends a record
+The publisher follows a connection, a pool, or any emitter with their event
+surface (duck-typed: through ``add_observer``, else through ``on``) with one
+observer callback.  The callback never waits for Redis: it appends a record
 to a bounded buffer and returns.  A writer task takes everything buffered, makes
 one entry per stream of it (see :mod:`wsevents.bus._encoding`) and writes them
-with one pipelined round trip; while a round trip is under way the next records
-gather, so batches grow with the load and a quiet feed is written at once.
+as one pipeline, without waiting for the replies of the pipelines before it
+(:mod:`wsevents.bus._pipe`; at most ``IN_FLIGHT`` pipelines and
+``FLUSH_RECORDS`` records unanswered): a record is on its way to Redis one
+loop turn after it arrived, and under load batches grow with the backlog.
 
 Exactly once into Redis: every entry's id is chosen by the publisher before its
 first attempt (``<ms>-<n>``, increasing per stream) and kept across retries.  A
@@ -33,11 +36,12 @@ The publisher's own events (a pyee emitter): ``bus_connect`` /
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
 import attrs
@@ -48,8 +52,17 @@ from .._config import Overflow, check_overflow
 from ..backoff import Backoff, ExponentialBackoff
 from ..events import MESSAGE, MESSAGE_PREFIX, QUEUE_FULL, QueueFull
 from ..exceptions import BusError, ConfigError
-from ._encoding import EVENTS_STREAM, LIFECYCLE, PER_CHANNEL, dumps, encode_lifecycle, stream_key
+from ._encoding import (
+    EVENTS_STREAM,
+    LIFECYCLE,
+    PER_CHANNEL,
+    channel_of,
+    dumps,
+    encode_lifecycle,
+    stream_key,
+)
 from ._link import BusConnected, BusDisconnected, RedisLink, check_url
+from ._pipe import Pipe
 
 
 __all__ = ["PublisherStats", "RedisPublisher"]
@@ -58,13 +71,20 @@ logger = logging.getLogger("wsevents.bus")
 
 #: the most records in one stream entry
 ENTRY_RECORDS: Final = 1000
-#: the most records taken from the buffer for one round trip
+#: the most records taken from the buffer and not yet written
 FLUSH_RECORDS: Final = 20_000
+#: the most pipelines sent whose replies did not all arrive
+IN_FLIGHT: Final = 8
 #: seconds between two ``queue_full`` reports while the buffer overflows
 REPORT_INTERVAL: Final = 1.0
 #: the channel of messages that no protocol routed (event ``message``)
 UNROUTED: Final = "_message"
 _SMALLER: Final = "equal or smaller"
+_now = time.time
+
+
+#: (stream key, entry id, encoded records, records)
+_Entry = tuple[str, str, bytes, list[list[Any]]]
 
 
 @attrs.frozen(kw_only=True)
@@ -156,7 +176,11 @@ class RedisPublisher(EventEmitter):
         self._events_key = stream_key(name, EVENTS_STREAM)
         #: channel -> stream key, for every channel seen or subscribed
         self._keys: dict[str, str] = {}
+        #: message event name -> stream key
+        self._streams: dict[str, str] = {}
         self._sources: list[Any] = []
+        #: id(source) -> (event name, listener) of a source followed through on()
+        self._listeners: dict[int, list[tuple[str, Callable[[Any], Any]]]] = {}
         #: (stream key, record) waiting for the writer
         self._buffer: deque[tuple[str, list[Any]]] = deque()
         self._messages = 0  # message records in the buffer
@@ -166,7 +190,11 @@ class RedisPublisher(EventEmitter):
         self._wake: asyncio.Future[None] | None = None
         self._room: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None
+        #: records taken from the buffer, not yet written (or refused)
         self._in_flight = 0
+        self._pipe: Pipe[list[_Entry]] = Pipe(self._replied, self._poke)
+        #: entries refused as "equal or smaller" by a stream ahead of this clock
+        self._again: list[_Entry] = []
         self._closing = False
         self._dropped_unreported = 0
         self._last_dropped: str | None = None
@@ -175,28 +203,70 @@ class RedisPublisher(EventEmitter):
 
     # -- public API --------------------------------------------------------------------
 
-    def attach(self, source: Any) -> None:
-        """Publish everything ``source`` delivers (a ``Connection``, or any object
-        with ``add_observer``).
+    def attach(self, source: Any, *, channels: Iterable[str] | None = None) -> None:
+        """Publish what ``source`` delivers: any event emitter with the event surface
+        of a ``Connection`` (a ``Connection``, a ``Pool``, ...), duck-typed.
+
+        A source with ``add_observer()`` is followed through it: every event of
+        every channel, in delivery order.  Any other emitter is followed through
+        its ``on()``: its lifecycle events and ``message:<channel>`` for each of
+        ``channels`` (default: its ``subscriptions``); messages of channels not
+        named there are not published, and ``overflow="block"`` holds delivery
+        back only where the source awaits what its handlers return (as a
+        ``Connection`` does).
+
+        Args:
+            source: the emitter to follow.
+            channels: the channels of a source followed through ``on()`` (a
+                source with ``add_observer()`` needs none: this only names the
+                streams that its feed-wide events are written to).
 
         Raises:
-            TypeError: ``source`` has no ``add_observer``.
+            TypeError: ``source`` has neither ``add_observer()`` nor ``on()``.
+            ConfigError: ``channels`` is not a list of channel names, or a source
+                followed through ``on()`` has no channel to follow.
         """
+        if isinstance(channels, str):
+            raise ConfigError("channels", channels, "must be a list of channel names")
+        named = tuple(channels or ())
+        if not all(isinstance(c, str) and c for c in named):
+            raise ConfigError("channels", channels, "must be non-empty strings")
         add = getattr(source, "add_observer", None)
-        if not callable(add):
-            raise TypeError(f"cannot attach to {source!r}: it has no add_observer()")
+        on: Any = getattr(source, "on", None)
+        if not callable(add) and not callable(on):
+            raise TypeError(f"cannot attach to {source!r}: it has neither add_observer() nor on()")
+        subscribed = tuple(getattr(source, "subscriptions", ()) or ())
+        if not callable(add) and not (named or subscribed):
+            raise ConfigError(
+                "channels", channels,
+                "a source without add_observer() is followed through on(): name its channels",
+            )
         if self._overflow is None:
             mode = getattr(source, "overflow", None)
             self._overflow = check_overflow(mode) if mode is not None else "drop_oldest"
-        for channel in getattr(source, "subscriptions", ()) or ():
+        for channel in (*subscribed, *named):
             self._key(channel)
-        add(self._observe)
+        if callable(add):
+            add(self._observe)
+        else:
+            listeners: list[tuple[str, Callable[[Any], Any]]] = [
+                (name, functools.partial(self._observe, name))
+                for name in (*LIFECYCLE, *(MESSAGE_PREFIX + c for c in (named or subscribed)))
+            ]
+            for name, listener in listeners:
+                on(name, listener)
+            self._listeners[id(source)] = listeners
         self._sources.append(source)
 
     def detach(self, source: Any) -> None:
         """Stop publishing what ``source`` delivers."""
         if source in self._sources:
             self._sources.remove(source)
+            listeners = self._listeners.pop(id(source), None)
+            if listeners is not None:
+                for name, listener in listeners:
+                    source.remove_listener(name, listener)
+                return
             remove = getattr(source, "remove_observer", None)
             if callable(remove):
                 remove(self._observe)
@@ -246,6 +316,7 @@ class RedisPublisher(EventEmitter):
         if writer is not None:
             writer.cancel()
             await asyncio.wait([writer], timeout=self._link.timeout)
+        await self._pipe.abandon()
         await self._link.close()
         self._release(self._room)
 
@@ -265,30 +336,31 @@ class RedisPublisher(EventEmitter):
         return key
 
     def _observe(self, name: str, payload: Any) -> asyncio.Future[None] | None:
-        if name.startswith(MESSAGE_PREFIX):
-            channel = name[8:]
-        elif name == MESSAGE:
-            channel = UNROUTED
-        else:
-            if name in LIFECYCLE:
-                self._lifecycle(name, payload)
-            return None
+        key = self._streams.get(name)
+        if key is None:
+            if name.startswith(MESSAGE_PREFIX):
+                key = self._streams[name] = self._key(name[8:])
+            elif name == MESSAGE:
+                key = self._streams[name] = self._key(UNROUTED)
+            else:
+                if name in LIFECYCLE:
+                    self._lifecycle(name, payload)
+                return None
         if self._writer is None:
             self._start()
         self._p = p = self._p + 1
-        record = [p, time.time(), payload]
+        record = [p, _now(), payload]
         if self._extra:
             record += self._extras(payload)
-        key = self._keys.get(channel) or self._key(channel)
         wake = self._wake
-        if wake is not None:
+        if wake is not None and not wake.done():  # (done: the writer was cancelled)
             self._wake = None
             wake.set_result(None)
         if self._messages < self._bound:
             self._buffer.append((key, record))
             self._messages += 1
             return None
-        return self._full(channel, key, record)
+        return self._full(channel_of(self.name, key), key, record)
 
     def _extras(self, payload: Any) -> list[Any]:
         seq = key = None
@@ -366,7 +438,7 @@ class RedisPublisher(EventEmitter):
             buffer.append((key, record))
         self._start()
         wake = self._wake
-        if wake is not None:
+        if wake is not None and not wake.done():  # (done: the writer was cancelled)
             self._wake = None
             wake.set_result(None)
 
@@ -381,37 +453,88 @@ class RedisPublisher(EventEmitter):
     async def _write_forever(self) -> None:
         loop = asyncio.get_running_loop()
         await self._link.client()  # connected before the first records need it
+        pipe = self._pipe
         while True:
-            if not self._buffer:
-                self._release(self._idle)
+            if pipe.broken is not None:
+                await self._recover()
+                continue
+            if self._again and not pipe.depth:
+                again, self._again = self._again, []
+                await self._write(again)  # after the streams' tops (no pipeline in flight)
+                continue
+            room = FLUSH_RECORDS - self._in_flight
+            if not self._buffer or room <= 0 or pipe.depth >= IN_FLIGHT or self._again:
+                if not self._buffer and not self._in_flight:
+                    self._release(self._idle)
                 self._wake = loop.create_future()
                 await self._wake
                 continue
             if self._dropped_unreported:
                 self._report(self._dropped_unreported)
-            batch = self._take()
-            self._in_flight = sum(len(records) for _, _, records in batch)
-            try:
-                await self._write(batch)
-            finally:
-                self._in_flight = 0
+            entries = self._encode(self._take(room))
+            if entries:
+                client = await self._link.client()
+                trim = self._trim_words()
+                run = self._run
+                commands = [("XADD", key, *trim, eid, "r", run, "d", data)
+                            for key, eid, data, _ in entries]
+                await pipe.send(client, entries, commands)
 
-    def _take(self) -> list[tuple[str, str, list[list[Any]]]]:
-        """Up to FLUSH_RECORDS records from the buffer, as (key, entry id, records)."""
+    def _poke(self) -> None:
+        """Wake the writer (a reply arrived, or the pipe failed)."""
+        wake = self._wake
+        if wake is not None and not wake.done():
+            self._wake = None
+            wake.set_result(None)
+
+    def _replied(self, entries: list[_Entry], results: list[Any]) -> None:
+        """The replies of a pipeline the pipe sent."""
+        self._flushes += 1
+        for entry, result in zip(entries, results, strict=True):
+            if isinstance(result, ResponseError):
+                if _SMALLER in str(result):
+                    # The stream is ahead of this clock: written again after its top.
+                    self._again.append(entry)
+                    continue
+                self._refused(entry[0], entry[3], result)
+                continue
+            self._written(entry[3])
+
+    async def _recover(self) -> None:
+        """The pipe failed: write what it held again (synchronously, through the backoff)."""
+        exc = self._pipe.broken
+        assert exc is not None
+        abandoned = await self._pipe.abandon()
+        self._failed(exc)
+        # What was in flight first: there "equal or smaller" means "written before the
+        # failure".  Then the entries a stream ahead of this clock refused (after its
+        # top, so after the former: not lost, though out of order in that rare case).
+        await self._write([entry for entries in abandoned for entry in entries], retry=True)
+        again, self._again = self._again, []
+        await self._write(again)
+
+    def _take(self, limit: int) -> list[tuple[str, str, list[list[Any]]]]:
+        """Up to ``limit`` records from the buffer, as (key, entry id, records)."""
         buffer = self._buffer
         grouped: dict[str, list[list[Any]]] = {}
         taken = messages = 0
         popleft = buffer.popleft
-        while buffer and taken < FLUSH_RECORDS:
+        last: str | None = None
+        records: list[list[Any]] = []
+        while buffer and taken < limit:
             key, record = popleft()
-            records = grouped.get(key)
-            if records is None:
-                records = grouped[key] = []
+            if key is not last:  # (runs of one channel: one lookup per run)
+                last = key
+                found = grouped.get(key)
+                if found is None:
+                    found = grouped[key] = []
+                records = found
             records.append(record)
             taken += 1
             if len(record) != 4:
                 messages += 1
         self._messages -= messages
+        self._in_flight += taken
         if self._messages < self._bound:
             self._release(self._room)
         now = int(time.time() * 1000)
@@ -430,16 +553,21 @@ class RedisPublisher(EventEmitter):
         self._last_ids[key] = (ms, n)
         return f"{ms}-{n}"
 
-    async def _write(self, batch: list[tuple[str, str, list[list[Any]]]]) -> None:
-        """Write ``batch`` (retrying through the backoff until Redis takes it)."""
+    def _encode(self, batch: list[tuple[str, str, list[list[Any]]]]) -> list[_Entry]:
+        """Each entry's records as one JSON array; one that cannot be is refused."""
         encoded = []
         for key, eid, records in batch:
             try:
                 encoded.append((key, eid, dumps(records), records))
             except (TypeError, ValueError, OverflowError) as exc:
                 self._refused(key, records, exc)
+        return encoded
+
+    async def _write(self, encoded: list[_Entry], *, retry: bool = False) -> None:
+        """Write ``encoded`` in one pipeline and wait for it, retrying through the
+        backoff until Redis takes it (``retry``: an earlier attempt may have
+        written some of it already)."""
         fields_run = self._run
-        retry = False
         while encoded:
             client = await self._link.client()
             trim = self._trim_args()
@@ -477,6 +605,14 @@ class RedisPublisher(EventEmitter):
             return {"minid": int((time.time() - self._max_age) * 1000), "approximate": True}
         return {}
 
+    def _trim_words(self) -> tuple[Any, ...]:
+        args = self._trim_args()
+        if "maxlen" in args:
+            return ("MAXLEN", "~", args["maxlen"])
+        if "minid" in args:
+            return ("MINID", "~", args["minid"])
+        return ()
+
     async def _after_top(self, client: Any, key: str) -> str:
         top = await client.xrevrange(key, count=1)
         if top:
@@ -485,10 +621,12 @@ class RedisPublisher(EventEmitter):
         return self._next_id(key, int(time.time() * 1000))
 
     def _written(self, records: list[list[Any]]) -> None:
+        self._in_flight -= len(records)
         self._entries += 1
         self._published += sum(1 for record in records if len(record) != 4)
 
     def _refused(self, key: str, records: list[list[Any]], error: Exception) -> None:
+        self._in_flight -= len(records)
         lost = sum(1 for record in records if len(record) != 4)
         self._dropped += lost
         self._errors += 1

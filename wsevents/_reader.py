@@ -22,12 +22,17 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol as _TypingProtocol
 
 from ._delivery import Dispatcher
+from ._emitter import Emitter
 from ._handover import Handover
-from ._stats import Counters
+from ._latency import Timing
+from ._options import Observe
+from ._stats import Counters, ReceiveTime
 from ._tracking import SequenceTracker
 from ._transport import TransportConnection
 from .events import GAP, MESSAGE, MESSAGE_PREFIX
@@ -63,16 +68,22 @@ class Reader:
     """
 
     __slots__ = (
+        "_conn_id",
         "_counters",
+        "_current",
         "_dispatcher",
         "_handover",
         "_held",
         "_names",
         "_protocol",
+        "_recorder",
         "_reply",
+        "_stamps",
+        "_timing",
         "_tracker",
         "_tracking",
         "_watched",
+        "_ws",
         "on_handover_wanted",
         "step",
         "take",
@@ -113,11 +124,64 @@ class Reader:
         #: callback (inline): None when it took the frame, else the frame is left to
         #: ``recv()`` and :meth:`run` finishes it without decoding it again
         self.step = self._make_step()
+        #: the transport connection being read (its ping round trip is in stats)
+        self._ws: TransportConnection | None = None
+        counters.ping_rtt_source = self._ping_rtt
+        #: receive times and latency samples, and what ``received_at`` reads (observe())
+        self._timing: Timing | None = None
+        self._stamps: deque[tuple[Any, int]] | None = None
+        self._current: deque[Any] | None = None
+        self._recorder: Any = None
+        #: the transport connections read so far (the recorder's connection ids)
+        self._conn_id = 0
 
     @property
     def last_sequences(self) -> dict[str, int]:
         """The last sequence number delivered per channel (empty when untracked)."""
         return {} if self._tracker is None else dict(self._tracker.last)
+
+    # -- observing (timestamps, latency, recording) ---------------------------------------
+
+    def observe(self, observe: Observe | None, emitter: Emitter) -> None:
+        """Turn on what ``observe`` asks for, before the first connection: the timed
+        step replaces the plain one (which is left as it is when all is off)."""
+        if observe is None:
+            return
+        self._timing = self._counters.timing = Timing(time.time_ns() - time.monotonic_ns())
+        if observe.timestamps:
+            # Delivery appends each message to _current before its handlers (a C
+            # call); received_at finds its stamp, in order, when read.
+            self._stamps = deque(maxlen=self._dispatcher.queue_size + 1024)
+            self._current = deque(maxlen=1)
+            emitter.set_prelude(self._current.append)
+        if observe.record is not None:
+            from .record import Recorder
+
+            recorder = observe.record
+            if not callable(getattr(recorder, "frame", None)):
+                recorder = Recorder(recorder, close_with_connection=True)
+            self._recorder = recorder
+            emitter.add_observer(recorder.event)
+        self.step = self._make_timed_step(observe.event_time)
+
+    @property
+    def received_at(self) -> ReceiveTime | None:
+        """The receive time of the message whose handlers run now (None: unknown)."""
+        stamps, current = self._stamps, self._current
+        if stamps is None or not current:
+            return None
+        payload = current[0]
+        for index, (message, received) in enumerate(stamps):
+            if message is payload:
+                for _ in range(index):
+                    stamps.popleft()  # the messages delivered before it
+                assert self._timing is not None
+                return self._timing.receive_time(received)
+        return None
+
+    def _ping_rtt(self) -> float | None:
+        ws = self._ws
+        return None if ws is None else getattr(ws, "ping_rtt", None)
 
     # -- the step ----------------------------------------------------------------------
 
@@ -165,6 +229,74 @@ class Reader:
             return (name, message)
 
         return step
+
+    def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
+        """:meth:`_make_step` with a receive time: every frame is stamped
+        (``time.monotonic_ns()``), recorded when a recorder is on, and each delivered
+        message leaves its stamp for ``received_at`` and, with an event time, a
+        latency sample (its window's ``append``; the arithmetic is done when
+        ``stats`` is read)."""
+        decode = self._protocol.decode
+        names = self._names
+        counters = self._counters
+        dispatcher = self._dispatcher
+        offer = dispatcher.offer
+        deliver_now = dispatcher.deliver_now
+        monotonic_ns = time.monotonic_ns
+        timing = self._timing
+        assert timing is not None
+        windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
+        stamp = None if self._stamps is None else self._stamps.append
+        tap = None if self._recorder is None else self._record_frame
+
+        def step(frame: str | bytes, inline: bool = True) -> _Item | None:
+            """One frame: None when it is done, or what the asynchronous part finishes."""
+            now = monotonic_ns()
+            counters.messages_received += 1
+            if tap is not None:
+                tap(frame, now)
+            try:
+                channel, message = decode(frame)
+            except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+                self._bad_frame(exc, frame)
+                return None
+            name = names.get(channel)
+            if name is None:
+                name = self._name_for(channel, message)
+                if name is None:
+                    take = self.take
+                    if take is not None and take(message):
+                        return None  # a reply or a heartbeat's answer, taken here
+                    return self._hold((None, message)) if inline else (None, message)
+            if self._tracking and not self._admit(channel, message):
+                return None
+            if event_time is not None:
+                try:
+                    event = event_time(message)
+                except Exception:  # noqa: BLE001 - no event time: no sample
+                    pass
+                else:
+                    sample = windows.get(channel)
+                    if sample is None:
+                        sample = windows[channel] = timing.window(channel).append
+                    sample((event, now))
+            if stamp is not None:
+                stamp((message, now))
+            if inline:
+                if deliver_now(name, message) or offer(name, message):
+                    return None
+                dispatcher.blocked(name)  # a full queue: say so at once
+                return self._hold((name, message))
+            if offer(name, message):
+                return None
+            return (name, message)
+
+        return step
+
+    def _record_frame(self, frame: str | bytes, now: int) -> None:
+        timing = self._timing
+        assert timing is not None
+        self._recorder.frame(self._conn_id, now + timing.wall_base_ns, frame)
 
     def _hold(self, item: _Item) -> _Item:
         """Keep a frame the callback cannot finish for :meth:`run` (decoded once)."""
@@ -261,6 +393,13 @@ class Reader:
         recv = ws.recv
         step = self.step
         finish = self._finish
+        self._ws = ws
+        self._conn_id += 1
+        timing = self._timing
+        if timing is not None:
+            timing.rebase(time.time_ns() - time.monotonic_ns())
+            if self._recorder is not None:
+                self._recorder.opened(self._conn_id, time.time_ns())
         try:
             if not ws.set_receiver(step):
                 while True:
@@ -280,10 +419,15 @@ class Reader:
                     await finish(ws, held)
                 handled()
         except ws.closed_error as exc:
+            if self._recorder is not None:
+                self._recorder.closed_connection(
+                    self._conn_id, time.time_ns(), ws.close_info(exc)
+                )
             return exc
         finally:
             ws.set_receiver(None)
             self._held = None
+            self._ws = None
 
     async def _finish(self, ws: TransportConnection, item: _Item) -> None:
         name, message = item

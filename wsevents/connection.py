@@ -33,7 +33,7 @@ from ._fileconfig import load_config, options_from_mapping
 from ._link import subscribe_frames, unsubscribe_frames
 from ._options import Options, connection_options
 from ._runner import Runner
-from ._stats import Counters, Stats
+from ._stats import Counters, ReceiveTime, Stats
 from ._stream import Stream
 from ._supervisor import Supervisor
 from ._tracking import SequenceTracker
@@ -101,7 +101,18 @@ class Connection(Emitter):
               attempt takes a slot of (share one between connections of one
               venue); default: the protocol's venue limit, if any.  Subscribe
               lists are split into frames of at most
-              ``protocol.max_channels_per_frame`` channels.
+              ``protocol.max_channels_per_frame`` channels;
+            * ``timestamps``: stamp every frame when read (off by default: the
+              per-frame step is then unchanged); a handler reads its message's
+              receive time from :attr:`received_at`;
+            * ``event_time``: where a message's event time is (a key path such
+              as ``"E"``, or ``message -> epoch milliseconds``; default with
+              ``timestamps``: the protocol's, Binance ``E``, Bybit and OKX
+              ``ts``; False: none): ``stats.latency`` per channel and
+              ``stats.clock_offset``;
+            * ``record``: a file path (``.gz``: compressed) or a
+              :class:`wsevents.record.Recorder`: every frame with its receive
+              time, and every lifecycle event, as JSON lines.
 
     Raises:
         ConfigError: a bad option, naming it and its value.
@@ -162,6 +173,7 @@ class Connection(Emitter):
             subscriptions=self._subscriptions,
             on_closed=self._end_streams,
         )
+        self._runner.link.reader.observe(opts.observe, self)
 
     @classmethod
     def from_config(
@@ -204,6 +216,12 @@ class Connection(Emitter):
     def stats(self) -> Stats:
         """A frozen snapshot of the counters."""
         return self._counters.snapshot(self._delivery.depth)
+
+    @property
+    def received_at(self) -> ReceiveTime | None:
+        """The receive time of the message being delivered, read in its handler
+        (``timestamps=True``; None otherwise, and outside a message's handlers)."""
+        return self._runner.link.reader.received_at
 
     @property
     def overflow(self) -> str:

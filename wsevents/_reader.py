@@ -399,7 +399,9 @@ class Reader:
         if timing is not None:
             timing.rebase(time.time_ns() - time.monotonic_ns())
             if self._recorder is not None:
-                self._recorder.opened(self._conn_id, time.time_ns())
+                self._recorder.opened(
+                    self._conn_id, time.time_ns(), sent=self._counters.messages_sent
+                )
         try:
             if not ws.set_receiver(step):
                 while True:
@@ -421,7 +423,10 @@ class Reader:
         except ws.closed_error as exc:
             if self._recorder is not None:
                 self._recorder.closed_connection(
-                    self._conn_id, time.time_ns(), ws.close_info(exc)
+                    self._conn_id,
+                    time.time_ns(),
+                    ws.close_info(exc),
+                    sent=self._counters.messages_sent,
                 )
             return exc
         finally:

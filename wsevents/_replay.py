@@ -52,6 +52,9 @@ class Session:
     ended: bool = False
     #: True when it ended without any close frame (a broken TCP connection)
     broken: bool = False
+    #: frames the client sent while opening it (subscriptions, login): the replay
+    #: waits for them before it plays the frames
+    opening: int = 0
 
 
 def load_sessions(path: str | os.PathLike[str]) -> list[Session]:
@@ -63,11 +66,14 @@ def load_sessions(path: str | os.PathLike[str]) -> list[Session]:
     frames: dict[int, list[str | bytes]] = {}
     times: dict[int, list[int]] = {}
     ends: dict[int, dict[str, Any]] = {}
+    opening: dict[int, int] = {}
+    sent = 0
     for line in read_recording(path):
         kind = line.get("kind")
         if kind == "open":
             frames.setdefault(line["conn"], [])
             times.setdefault(line["conn"], [])
+            opening[line["conn"]] = max(0, line.get("sent", 0) - sent)
         elif kind == "frame":
             conn = line["conn"]
             text = line.get("text")
@@ -77,19 +83,21 @@ def load_sessions(path: str | os.PathLike[str]) -> list[Session]:
             times.setdefault(conn, []).append(line["t"])
         elif kind == "close":
             ends[line["conn"]] = line
+            sent = line.get("sent", sent)
     sessions = []
     for conn in sorted(frames):
-        end = ends.get(conn)
+        end = ends.get(conn) or {}
+        # the server's code, unless it only answered the client's close frame
+        server_closed = end.get("rcvd_code") is not None and end.get("rcvd_then_sent") is not False
         sessions.append(
             Session(
                 frames=tuple(frames[conn]),
                 times=tuple(times[conn]),
-                rcvd_code=None if end is None else end.get("rcvd_code"),
-                rcvd_reason="" if end is None else end.get("rcvd_reason") or "",
-                ended=end is not None,
-                broken=end is not None
-                and end.get("rcvd_code") is None
-                and end.get("sent_code") is None,
+                rcvd_code=end.get("rcvd_code") if server_closed else None,
+                rcvd_reason=end.get("rcvd_reason") or "" if server_closed else "",
+                ended=bool(end),
+                broken=bool(end) and end.get("rcvd_code") is None and end.get("sent_code") is None,
+                opening=opening.get(conn, 0),
             )
         )
     return sessions
@@ -144,6 +152,8 @@ class Replay:
             raise ValueError(msg)
         self.sessions = sessions
         self.speed = speed
+        #: seconds to wait for a client's opening frames (subscriptions) before playing
+        self.opening_timeout = 5.0
         #: the connections served so far
         self.served = 0
         #: recorded connections played to their end (frames sent, end carried out)
@@ -157,11 +167,11 @@ class Replay:
         if index < len(self.sessions):
             client._spawn(self._play(client, self.sessions[index]))
 
-    async def wait_finished(self, timeout: float = 10.0) -> None:
+    async def wait_finished(self, timeout: float | None = 10.0) -> None:
         """Wait until every recorded connection was played to its end.
 
         Raises:
-            TimeoutError: not within ``timeout`` seconds.
+            TimeoutError: not within ``timeout`` seconds (None: no bound).
         """
 
         async def finished() -> None:
@@ -178,6 +188,9 @@ class Replay:
     async def _play(self, client: FakeClient, session: Session) -> None:
         connection = client.websocket
         try:
+            if session.opening:
+                # as live: the frames came once the client had subscribed
+                await client.wait_received(count=session.opening, timeout=self.opening_timeout)
             if self.speed is None and not connection.protocol.extensions:
                 for chunk in _chunks(session.frames):
                     connection.transport.write(chunk)
@@ -188,8 +201,8 @@ class Replay:
                 connection.transport.abort()
             elif session.rcvd_code is not None:
                 await connection.close(session.rcvd_code, session.rcvd_reason)
-        except (ConnectionClosed, ConnectionError):
-            pass  # the client went away: nothing left to play
+        except (ConnectionClosed, ConnectionError, TimeoutError):
+            pass  # the client went away (or never opened): nothing left to play
         finally:
             self.finished += 1
             self._changed.set()

@@ -11,10 +11,10 @@ The lines (``t``: nanoseconds since the epoch, ``conn``: the connection's
 number, from 1)::
 
     {"kind": "recording", "version": 1, "t": ...}
-    {"kind": "open", "conn": 1, "t": ...}
+    {"kind": "open", "conn": 1, "t": ..., "sent": 2}          (frames the client sent so far)
     {"kind": "frame", "conn": 1, "t": ..., "text": "{...}"}    ("bytes": base64 for binary)
     {"kind": "close", "conn": 1, "t": ..., "rcvd_code": 1011, "rcvd_reason": "...",
-     "sent_code": null, "sent_reason": ""}
+     "sent_code": null, "sent_reason": "", "rcvd_then_sent": true, "sent": 2}
     {"kind": "event", "t": ..., "event": "disconnect", "payload": {...}}
 
 :func:`read_recording` reads one back; ``FakeServer.replay`` serves it.
@@ -116,11 +116,12 @@ class Recorder:
             data = base64.b64encode(frame).decode("ascii")
             self._write({"kind": "frame", "conn": conn, "t": wall_ns, "bytes": data})
 
-    def opened(self, conn: int, wall_ns: int) -> None:
-        """Connection ``conn`` opened (its frames follow)."""
-        self._write({"kind": "open", "conn": conn, "t": wall_ns})
+    def opened(self, conn: int, wall_ns: int, *, sent: int = 0) -> None:
+        """Connection ``conn`` opened (its frames follow); ``sent``: the frames the
+        client had sent in all when it did (a replay waits for the opening ones)."""
+        self._write({"kind": "open", "conn": conn, "t": wall_ns, "sent": sent})
 
-    def closed_connection(self, conn: int, wall_ns: int, info: Any) -> None:
+    def closed_connection(self, conn: int, wall_ns: int, info: Any, *, sent: int = 0) -> None:
         """Connection ``conn`` ended; ``info`` is its ``CloseInfo`` (codes None: the
         TCP connection broke without a close frame)."""
         self._write(
@@ -132,6 +133,8 @@ class Recorder:
                 "rcvd_reason": info.rcvd_reason,
                 "sent_code": info.sent_code,
                 "sent_reason": info.sent_reason,
+                "rcvd_then_sent": info.rcvd_then_sent,
+                "sent": sent,
             }
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import sys
 import urllib.request
@@ -68,6 +69,7 @@ async def test_tail_records_then_replay_serves_it(
     [
         ["replay", "missing.jsonl"],
         ["replay", "x.jsonl", "--speed", "-1"],
+        ["replay", "x.jsonl", "--speed", "fast"],
         ["replay", "x.jsonl", "--port", "70000"],
         ["tail", "ws://127.0.0.1:1/", "--metrics-port", "x"],
     ],
@@ -111,3 +113,34 @@ async def test_tail_metrics_port_serves_metrics(
         status = await run_main("tail", server.url, "--metrics-port", str(taken))
     assert status == 2
     assert "--metrics-port" in capsys.readouterr().err
+
+
+async def test_tail_metrics_without_prometheus_client_exits_2(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without the extra, --metrics-port is a usage error naming it."""
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    assert await run_main("tail", server.url, "--metrics-port", "0") == 2
+    assert "--metrics-port" in capsys.readouterr().err
+
+
+async def test_replay_serves_until_ctrl_c(tmp_path: Path) -> None:
+    """Without --exit-when-done the server runs until Ctrl-C, then exits 0."""
+    path = tmp_path / "empty.jsonl"
+    path.write_text('{"kind": "recording", "version": 1, "t": 0}\n')
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "wsevents", "replay", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT, env=subprocess_env(),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = await asyncio.wait_for(proc.stdout.readline(), SOON)
+        assert url.startswith(b"ws://127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(proc.communicate(), SOON)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()

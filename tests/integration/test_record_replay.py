@@ -180,3 +180,22 @@ async def test_replay_server_fixture_and_gz(
     await rec2.wait_count("message:t", 3)
     assert rec2.of("message:t") == rec.of("message:t")
     assert again.connected  # the client closed the recorded one: left open
+
+
+async def test_a_client_that_never_subscribes_gets_nothing(tmp_path: Path) -> None:
+    """The replay waits (bounded) for the client's opening frames; a client that
+    never sends them gets nothing, and the session still counts as played."""
+    from websockets.asyncio.client import connect
+
+    path = tmp_path / "s.jsonl"
+    with FileRecorder(path) as recorder:
+        recorder.opened(1, 0, sent=1)
+        recorder.frame(1, 1, "x")
+    async with FakeServer() as replayer:
+        replay = replayer.replay(path, speed=None)
+        replay.opening_timeout = 0.05
+        with pytest.raises(TimeoutError, match="0 of 1"):
+            await replay.wait_finished(timeout=0.01)
+        async with connect(replayer.url):
+            await replay.wait_finished()
+            assert replay.served == 1

@@ -53,6 +53,9 @@ class Step(_TypingProtocol):
 
     def __call__(self, frame: str | bytes, inline: bool = True) -> _Item | None: ...
 _NO_CHANNEL: Final = None
+#: the timed step takes a latency sample at most this often (nanoseconds): every
+#: message of a feed slower than 50,000 msg/s
+SAMPLE_EVERY_NS: Final = 20_000
 
 
 class Reader:
@@ -129,7 +132,7 @@ class Reader:
         counters.ping_rtt_source = self._ping_rtt
         #: receive times and latency samples, and what ``received_at`` reads (observe())
         self._timing: Timing | None = None
-        self._stamps: deque[tuple[Any, int]] | None = None
+        self._stamps: dict[int, int] | None = None
         self._current: deque[Any] | None = None
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
@@ -149,9 +152,10 @@ class Reader:
             return
         self._timing = self._counters.timing = Timing(time.time_ns() - time.monotonic_ns())
         if observe.timestamps:
-            # Delivery appends each message to _current before its handlers (a C
-            # call); received_at finds its stamp, in order, when read.
-            self._stamps = deque(maxlen=self._dispatcher.queue_size + 1024)
+            # The step keeps id(message) -> receive time (ints only: no reference
+            # to the message); delivery appends each message to _current before
+            # its handlers (a C call), and received_at looks it up when read.
+            self._stamps = {}
             self._current = deque(maxlen=1)
             emitter.set_prelude(self._current.append)
         if observe.record is not None:
@@ -170,14 +174,11 @@ class Reader:
         stamps, current = self._stamps, self._current
         if stamps is None or not current:
             return None
-        payload = current[0]
-        for index, (message, received) in enumerate(stamps):
-            if message is payload:
-                for _ in range(index):
-                    stamps.popleft()  # the messages delivered before it
-                assert self._timing is not None
-                return self._timing.receive_time(received)
-        return None
+        received = stamps.get(id(current[0]))
+        if received is None:
+            return None
+        assert self._timing is not None
+        return self._timing.receive_time(received)
 
     def _ping_rtt(self) -> float | None:
         ws = self._ws
@@ -232,10 +233,11 @@ class Reader:
 
     def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
         """:meth:`_make_step` with a receive time: every frame is stamped
-        (``time.monotonic_ns()``), recorded when a recorder is on, and each delivered
-        message leaves its stamp for ``received_at`` and, with an event time, a
-        latency sample (its window's ``append``; the arithmetic is done when
-        ``stats`` is read)."""
+        (``time.monotonic_ns()``) and recorded when a recorder is on; each
+        delivered message leaves its stamp for ``received_at`` (keyed by its
+        ``id``: a live message's id is its own) and, with an event time, a latency
+        sample at most every :data:`SAMPLE_EVERY_NS` (its window's ``append``; the
+        arithmetic is done when ``stats`` is read)."""
         decode = self._protocol.decode
         names = self._names
         counters = self._counters
@@ -246,11 +248,16 @@ class Reader:
         timing = self._timing
         assert timing is not None
         windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
-        stamp = None if self._stamps is None else self._stamps.append
+        stamps = self._stamps
+        # the stamps of messages that were never looked up are forgotten past this
+        # (ids are reused as messages are freed: it is rarely reached)
+        most = 4 * dispatcher.queue_size + 4096
         tap = None if self._recorder is None else self._record_frame
+        next_sample = 0
 
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
+            nonlocal next_sample
             now = monotonic_ns()
             counters.messages_received += 1
             if tap is not None:
@@ -270,18 +277,22 @@ class Reader:
                     return self._hold((None, message)) if inline else (None, message)
             if self._tracking and not self._admit(channel, message):
                 return None
-            if event_time is not None:
-                try:
-                    event = event_time(message)
-                except Exception:  # noqa: BLE001 - no event time: no sample
-                    pass
-                else:
-                    sample = windows.get(channel)
-                    if sample is None:
-                        sample = windows[channel] = timing.window(channel).append
-                    sample((event, now))
-            if stamp is not None:
-                stamp((message, now))
+            if stamps is not None:
+                stamps[id(message)] = now
+            if now >= next_sample:
+                next_sample = now + SAMPLE_EVERY_NS
+                if event_time is not None:
+                    try:
+                        event = event_time(message)
+                    except Exception:  # noqa: BLE001 - no event time: no sample
+                        pass
+                    else:
+                        sample = windows.get(channel)
+                        if sample is None:
+                            sample = windows[channel] = timing.window(channel).append
+                        sample((event, now))
+                if stamps is not None and len(stamps) > most:
+                    stamps.clear()
             if inline:
                 if deliver_now(name, message) or offer(name, message):
                     return None
@@ -313,6 +324,8 @@ class Reader:
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
             self._bad_frame(exc, frame)
             return None
+        if self._stamps is not None:
+            self._stamps[id(message)] = time.monotonic_ns()
         return (channel, self._names.get(channel) or self._name_for(channel, message), message)
 
     async def feed(self, channel: str | None, name: str, message: Any) -> None:

@@ -35,7 +35,7 @@ class TradeLog:
         ws.on("message:trades", self.on_trade)
 
     def on_trade(self, trade: dict[str, Any]) -> None:
-        received = self.ws.received_at  # None unless timestamps=True
+        received = self.ws.receive_time(trade)  # None unless timestamps=True
         if received is not None:
             delay_ms = received.wall * 1000 - trade["E"]
             print(f"trade {trade['seq']} at {trade['price']}, {delay_ms:.1f} ms after E")

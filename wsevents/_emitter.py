@@ -59,14 +59,7 @@ class Emitter(EventEmitter):
 
     # Slots: an idle connection's attributes cost 8 bytes each instead of a large
     # instance dict (pyee's own attributes stay in the dict).
-    __slots__ = (
-        "_cache",
-        "_error_sink",
-        "_inline_cache",
-        "_observers",
-        "_pending_tasks",
-        "_prelude",
-    )
+    __slots__ = ("_cache", "_error_sink", "_inline_cache", "_observers", "_pending_tasks")
 
     def __init__(self) -> None:
         super().__init__()
@@ -78,8 +71,6 @@ class Emitter(EventEmitter):
         self._pending_tasks: set[asyncio.Task[Any]] | None = None
         #: where errors of handlers run by a direct ``emit()`` go (set by delivery)
         self._error_sink: Callable[[Exception], None] | None = None
-        #: called with each message's payload before its handlers (receive times)
-        self._prelude: Handlers = ()
 
     # -- pyee registry hooks: keep the caches exact --------------------------------
 
@@ -130,14 +121,6 @@ class Emitter(EventEmitter):
             self._observers = tuple(o for o in self._observers if o is not observer)
             self._forget()
 
-    def set_prelude(self, prelude: Callable[[Any], None]) -> None:
-        """Call ``prelude(payload)`` before the handlers of every ``message`` and
-        ``message:<channel>`` event (one per emitter; a plain function returning
-        None, called inline: the reader's receive times)."""
-        with self._lock:
-            self._prelude = (prelude,)
-            self._forget()
-
     def route_errors_to(self, sink: Callable[[Exception], None]) -> None:
         """Where the errors of async handlers run by a direct ``emit()`` go (delivery's
         ``report_error``); logged when unset."""
@@ -185,8 +168,6 @@ class Emitter(EventEmitter):
         found = tuple(events[name].values()) if name in events else _NO_HANDLERS
         if name.startswith(MESSAGE_PREFIX) and MESSAGE in events:
             found = tuple(events[MESSAGE].values()) + found
-        if self._prelude and (name == MESSAGE or name.startswith(MESSAGE_PREFIX)):
-            found = self._prelude + found
         if self._observers:
             found += tuple(functools.partial(observer, name) for observer in self._observers)
         return found

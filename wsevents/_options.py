@@ -72,7 +72,7 @@ class Observe:
     """What the reader observes besides delivering (``timestamps``, ``event_time``,
     ``record``); None in :class:`Options` when all are off."""
 
-    #: stamp every frame and expose ``ws.received_at`` to handlers
+    #: stamp every frame and answer ``ws.receive_time(message)``
     timestamps: bool = False
     #: ``message -> raw event time`` (epoch milliseconds), or None: no latency
     event_time: Callable[[Any], Any] | None = None

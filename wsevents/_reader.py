@@ -23,7 +23,6 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol as _TypingProtocol
 
@@ -73,7 +72,6 @@ class Reader:
     __slots__ = (
         "_conn_id",
         "_counters",
-        "_current",
         "_dispatcher",
         "_handover",
         "_held",
@@ -130,10 +128,9 @@ class Reader:
         #: the transport connection being read (its ping round trip is in stats)
         self._ws: TransportConnection | None = None
         counters.ping_rtt_source = self._ping_rtt
-        #: receive times and latency samples, and what ``received_at`` reads (observe())
+        #: receive times and latency samples, and what ``receive_time`` reads (observe())
         self._timing: Timing | None = None
         self._stamps: dict[int, int] | None = None
-        self._current: deque[Any] | None = None
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
@@ -153,11 +150,8 @@ class Reader:
         self._timing = self._counters.timing = Timing(time.time_ns() - time.monotonic_ns())
         if observe.timestamps:
             # The step keeps id(message) -> receive time (ints only: no reference
-            # to the message); delivery appends each message to _current before
-            # its handlers (a C call), and received_at looks it up when read.
+            # to the message); receive_time() looks a message up while it is alive.
             self._stamps = {}
-            self._current = deque(maxlen=1)
-            emitter.set_prelude(self._current.append)
         if observe.record is not None:
             from .record import Recorder
 
@@ -168,13 +162,12 @@ class Reader:
             emitter.add_observer(recorder.event)
         self.step = self._make_timed_step(observe.event_time)
 
-    @property
-    def received_at(self) -> ReceiveTime | None:
-        """The receive time of the message whose handlers run now (None: unknown)."""
-        stamps, current = self._stamps, self._current
-        if stamps is None or not current:
+    def receive_time(self, message: Any) -> ReceiveTime | None:
+        """The receive time of ``message``, one this reader delivered (None: unknown)."""
+        stamps = self._stamps
+        if stamps is None:
             return None
-        received = stamps.get(id(current[0]))
+        received = stamps.get(id(message))
         if received is None:
             return None
         assert self._timing is not None
@@ -234,7 +227,7 @@ class Reader:
     def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
         """:meth:`_make_step` with a receive time: every frame is stamped
         (``time.monotonic_ns()``) and recorded when a recorder is on; each
-        delivered message leaves its stamp for ``received_at`` (keyed by its
+        delivered message leaves its stamp for :meth:`receive_time` (keyed by its
         ``id``: a live message's id is its own) and, with an event time, a latency
         sample at most every :data:`SAMPLE_EVERY_NS` (its window's ``append``; the
         arithmetic is done when ``stats`` is read)."""

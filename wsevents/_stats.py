@@ -15,7 +15,7 @@ __all__ = ["Latency", "ReceiveTime", "Stats"]
 
 
 class ReceiveTime(NamedTuple):
-    """When the reader received the frame of a message (``ws.received_at``).
+    """When the reader received the frame of a message (``ws.receive_time(message)``).
 
     .. versionadded:: 0.3
     """

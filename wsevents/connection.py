@@ -104,7 +104,7 @@ class Connection(Emitter):
               ``protocol.max_channels_per_frame`` channels;
             * ``timestamps``: stamp every frame when read (off by default: the
               per-frame step is then unchanged); a handler reads its message's
-              receive time from :attr:`received_at`;
+              receive time with :meth:`receive_time`;
             * ``event_time``: where a message's event time is (a key path such
               as ``"E"``, or ``message -> epoch milliseconds``; default with
               ``timestamps``: the protocol's, Binance ``E``, Bybit and OKX
@@ -217,11 +217,17 @@ class Connection(Emitter):
         """A frozen snapshot of the counters."""
         return self._counters.snapshot(self._delivery.depth)
 
-    @property
-    def received_at(self) -> ReceiveTime | None:
-        """The receive time of the message being delivered, read in its handler
-        (``timestamps=True``; None otherwise, and outside a message's handlers)."""
-        return self._runner.link.reader.received_at
+    def receive_time(self, message: Any) -> ReceiveTime | None:
+        """When the frame of ``message`` was read: call it in a handler with the
+        message it was given (``timestamps=True``; None otherwise).
+
+        Example::
+
+            @ws.on("message:trades")
+            def on_trade(trade):
+                delay = ws.receive_time(trade).wall - trade["E"] / 1000
+        """
+        return self._runner.link.reader.receive_time(message)
 
     @property
     def overflow(self) -> str:

@@ -105,7 +105,7 @@ async def test_paced_replay_keeps_the_recorded_gaps(
         replay = replayer.replay(path, speed=2.0)
         ws = make_connection(replayer.url, subscriptions=["t"], timestamps=True)
         times: list[int] = []
-        ws.on("message:t", lambda m: times.append(ws.received_at.monotonic_ns))
+        ws.on("message:t", lambda m: times.append(ws.receive_time(m).monotonic_ns))
         await ws.connect()
         await replay.wait_finished()
         await until(lambda: len(times) == 3)

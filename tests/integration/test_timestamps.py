@@ -38,7 +38,7 @@ async def test_receive_times_are_monotonic_and_within_the_tests_clock(
 
     @ws.on("message:t")
     def handler(message: dict[str, Any]) -> None:
-        got.append((message["n"], ws.received_at, time.monotonic_ns(), time.time_ns()))
+        got.append((message["n"], ws.receive_time(message), time.monotonic_ns(), time.time_ns()))
 
     rec = Recorder(ws, "message:t")
     await ws.connect()
@@ -63,18 +63,18 @@ async def test_receive_times_are_monotonic_and_within_the_tests_clock(
         assert stamp.monotonic == stamp.monotonic_ns / 1e9
 
 
-async def test_received_at_follows_queued_messages_of_an_async_handler(
+async def test_receive_time_of_queued_messages_of_an_async_handler(
     server: FakeServer, make_connection: Make
 ) -> None:
     """Messages that wait in the queue (an async handler) still read their own stamp:
     the stamps come in order, one per message, and None outside a handler at first."""
     ws = make_connection(server.url, subscriptions=["t"], timestamps=True, event_time=False)
-    assert ws.received_at is None
+    assert ws.receive_time({}) is None
     got: list[tuple[int, int]] = []
 
     @ws.on("message:t")
     async def handler(message: dict[str, Any]) -> None:
-        stamp = ws.received_at
+        stamp = ws.receive_time(message)
         assert stamp is not None
         got.append((message["n"], stamp.monotonic_ns))
         if message["n"] % 50 == 0:
@@ -124,7 +124,7 @@ async def test_offset_and_latency_of_a_server_250_ms_behind(
     for summary in stats.latency.values():
         assert abs(summary.p50 - 0.250) < 0.005
         assert summary.p50 <= summary.p90 <= summary.p99 <= summary.max
-    assert ws.received_at is None  # event_time alone: no per-message stamps kept
+    assert ws.receive_time(rec.items[0][1]) is None  # event_time alone: no stamps kept
 
 
 async def test_venue_default_event_time_and_key_paths(
@@ -158,11 +158,11 @@ async def test_everything_off_keeps_the_plain_step(
     server: FakeServer, make_connection: Make
 ) -> None:
     """Off by default: the reader keeps its plain step, stats show no latency and
-    ``received_at`` is None in a handler."""
+    ``receive_time`` is None in a handler."""
     ws = make_connection(server.url, subscriptions=["t"])
     assert step_kind(ws) == "_make_step"
     seen: list[Any] = []
-    ws.on("message:t", lambda m: seen.append(ws.received_at))
+    ws.on("message:t", lambda m: seen.append(ws.receive_time(m)))
     rec = Recorder(ws, "message:t")
     await ws.connect()
     client = await server.wait_for_client()

@@ -86,21 +86,23 @@ async def test_timed_step_over_the_transport_callback() -> None:
     assert next(data for _, data in frames) == "open"
     assert [data for _, data in frames][-1] == "close"
     assert len(frames) == 2 + 7
-    assert reader.received_at is None  # the emitter above has no handlers: no current
+    assert reader.receive_time({"n": 1}) is None  # not one it delivered
 
 
-async def test_received_at_of_an_unknown_message_is_none() -> None:
-    """A message delivered without a stamp (a handover's buffer): None, and the
-    stamps of the others are kept."""
-    reader, _dispatcher, *_ = make()
-    em = Emitter()
-    reader.observe(Observe(timestamps=True), em)
+async def test_receive_time_of_an_unknown_message_is_none() -> None:
+    """A message it did not read: None; decode() (a handover's new connection)
+    stamps too; stamps never looked up are forgotten past a bound."""
+    reader, _dispatcher, *_ = make(queue_size=1)
+    reader.observe(Observe(timestamps=True), Emitter())
     assert reader.step(frame("t", 1), False) is None
-    assert reader._current is not None
-    reader._current.append({"other": True})
-    assert reader.received_at is None
+    assert reader.receive_time({"other": True}) is None
+    decoded = reader.decode(frame("t", 2))
+    assert decoded is not None
+    assert reader.receive_time(decoded[2]) is not None
+    alive = [reader.step(frame("t", n), False) for n in range(6000)]  # kept alive
+    assert all(item is not None for item in alive[1:])
     assert reader._stamps is not None
-    assert len(reader._stamps) == 1
+    assert len(reader._stamps) < 6000
 
 
 def test_recorder_lines_without_a_loop(tmp_path: Path) -> None:

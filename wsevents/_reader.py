@@ -76,6 +76,7 @@ class Reader:
         "_handover",
         "_held",
         "_names",
+        "_older",
         "_protocol",
         "_recorder",
         "_reply",
@@ -131,6 +132,8 @@ class Reader:
         #: receive times and latency samples, and what ``receive_time`` reads (observe())
         self._timing: Timing | None = None
         self._stamps: dict[int, int] | None = None
+        #: the stamps before the last time the queue was found empty
+        self._older: dict[int, int] = {}
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
@@ -167,7 +170,10 @@ class Reader:
         stamps = self._stamps
         if stamps is None:
             return None
-        received = stamps.get(id(message))
+        key = id(message)
+        received = stamps.get(key)
+        if received is None:
+            received = self._older.get(key)
         if received is None:
             return None
         assert self._timing is not None
@@ -242,8 +248,7 @@ class Reader:
         assert timing is not None
         windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
         stamps = self._stamps
-        # the stamps of messages that were never looked up are forgotten past this
-        # (ids are reused as messages are freed: it is rarely reached)
+        # stamps are forgotten when the queue is found empty, or past this bound
         most = 4 * dispatcher.queue_size + 4096
         tap = None if self._recorder is None else self._record_frame
         next_sample = 0
@@ -284,8 +289,15 @@ class Reader:
                         if sample is None:
                             sample = windows[channel] = timing.window(channel).append
                         sample((event, now))
-                if stamps is not None and len(stamps) > most:
-                    stamps.clear()
+                if stamps is not None and len(stamps) > 64:
+                    if not dispatcher.depth:
+                        # Every message read before this one was delivered, or is
+                        # in a handler now (then nothing is read until it is
+                        # done, or its stamp is kept one turn more): forget them.
+                        self._older = stamps.copy()
+                        stamps.clear()
+                    elif len(stamps) > most:
+                        stamps.clear()  # a queue that never empties
             if inline:
                 if deliver_now(name, message) or offer(name, message):
                     return None

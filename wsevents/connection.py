@@ -219,7 +219,9 @@ class Connection(Emitter):
 
     def receive_time(self, message: Any) -> ReceiveTime | None:
         """When the frame of ``message`` was read: call it in a handler with the
-        message it was given (``timestamps=True``; None otherwise).
+        message it was given (``timestamps=True``; None otherwise).  Stamps are
+        kept while a message waits in the queue and in its handlers; one kept
+        for later (in a list, a stream's buffer) may be forgotten.
 
         Example::
 

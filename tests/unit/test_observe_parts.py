@@ -102,7 +102,22 @@ async def test_receive_time_of_an_unknown_message_is_none() -> None:
     alive = [reader.step(frame("t", n), False) for n in range(6000)]  # kept alive
     assert all(item is not None for item in alive[1:])
     assert reader._stamps is not None
-    assert len(reader._stamps) < 6000
+    assert len(reader._stamps) < 6000  # a full queue that never empties: bounded
+
+
+async def test_stamps_are_forgotten_once_the_queue_empties() -> None:
+    """Past 64 stamps, an empty queue lets the reader forget them: the last ones
+    stay found one more turn, the earlier ones are gone."""
+    reader, dispatcher, *_ = make(queue_size=1000)
+    reader.observe(Observe(timestamps=True), Emitter())
+    kept = []
+    for n in range(400):  # a few µs each: the check runs every 20 µs at most
+        assert reader.step(frame("t", n), False) is None
+        kept.append(dispatcher._queue.pop()[1])  # type: ignore[union-attr]  # delivered
+    assert reader._stamps is not None
+    assert len(reader._stamps) < 400
+    assert reader.receive_time(kept[-1]) is not None
+    assert reader.receive_time(kept[0]) is None
 
 
 def test_recorder_lines_without_a_loop(tmp_path: Path) -> None:

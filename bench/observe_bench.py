@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
+#: the client on CPU 0, the servers on CPU 1 (as bench/run.py), when taskset exists
+TASKSET = shutil.which("taskset")
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return [TASKSET, "-c", str(cpu), *argv] if TASKSET else argv
 
 CLIENT = r"""
 import asyncio, json, os, sys, time
@@ -104,7 +111,7 @@ asyncio.run(main())
 
 def start_server(python: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [python, str(BENCH / "server.py"), "--port", "0"],
+        pinned(1, [python, str(BENCH / "server.py"), "--port", "0"]),
         stdout=subprocess.PIPE, text=True, cwd=ROOT,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -115,7 +122,7 @@ def start_server(python: str) -> tuple[subprocess.Popen[str], int]:
 def run_client(code: str, args: list[str], pythonpath: str) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=pythonpath)
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+        pinned(0, [sys.executable, "-c", code, *args]), capture_output=True, text=True, env=env,
         timeout=300, check=True,
     )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
@@ -164,7 +171,8 @@ def main() -> None:
                 got = run_client(PICOWS, [url, str(args.n)], here)
                 results.setdefault("picows<-bench server", []).append(got)
                 replay = subprocess.Popen(
-                    [sys.executable, "-m", "wsevents", "replay", str(recording), "--speed", "0"],
+                    pinned(1, [sys.executable, "-m", "wsevents", "replay", str(recording),
+                               "--speed", "0"]),
                     stdout=subprocess.PIPE, text=True, cwd=ROOT,
                     env=dict(os.environ, PYTHONPATH=here),
                 )  # fmt: skip
@@ -191,7 +199,9 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         pairs = zip(results[a], results[b], strict=True)
         return statistics.median(x["rate"] / y["rate"] for x, y in pairs)
 
-    print(f"\n_{time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, 2 cores shared_\n")
+    pins = "client on CPU 0, servers on CPU 1" if TASKSET else "not pinned"
+    print(f"\n_{time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
+          f"2 cores shared with other work, {pins}_\n")
     print("| measurement | median msg/s (min-max) | CPU µs/msg | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for transport in ("websockets", "picows"):

@@ -75,6 +75,7 @@ class Reader:
         "_dispatcher",
         "_handover",
         "_held",
+        "_inline",
         "_names",
         "_older",
         "_protocol",
@@ -134,6 +135,8 @@ class Reader:
         self._stamps: dict[int, int] | None = None
         #: the stamps before the last time the queue was found empty
         self._older: dict[int, int] = {}
+        #: the message the step delivers in the transport's callback, and its stamp
+        self._inline: tuple[Any, int] | None = None
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
@@ -170,6 +173,10 @@ class Reader:
         stamps = self._stamps
         if stamps is None:
             return None
+        inline = self._inline
+        if inline is not None and inline[0] is message:
+            assert self._timing is not None
+            return self._timing.receive_time(inline[1])
         key = id(message)
         received = stamps.get(key)
         if received is None:
@@ -276,7 +283,7 @@ class Reader:
             if self._tracking and not self._admit(channel, message):
                 return None
             if stamps is not None:
-                stamps[id(message)] = now
+                self._inline = (message, now)  # for the handlers deliver_now runs
             if now >= next_sample:
                 next_sample = now + SAMPLE_EVERY_NS
                 if event_time is not None:
@@ -298,8 +305,12 @@ class Reader:
                         stamps.clear()
                     elif len(stamps) > most:
                         stamps.clear()  # a queue that never empties
+            if inline and deliver_now(name, message):
+                return None
+            if stamps is not None:
+                stamps[id(message)] = now  # queued: found by id while alive
             if inline:
-                if deliver_now(name, message) or offer(name, message):
+                if offer(name, message):
                     return None
                 dispatcher.blocked(name)  # a full queue: say so at once
                 return self._hold((name, message))

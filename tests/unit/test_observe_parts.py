@@ -165,3 +165,25 @@ def test_load_sessions(tmp_path: Path) -> None:
     assert first.opening == 1
     assert second.opening == 1
     assert not second.ended
+
+
+async def test_receive_time_inline_and_queued() -> None:
+    """A handler run in the transport's callback and one run by the dispatcher both
+    find their message's stamp, in order."""
+    reader, dispatcher, *_ = make(queue_size=8)
+    reader.observe(Observe(timestamps=True), Emitter())
+    got: list[Any] = []
+    dispatcher._emitter.on("message:t", lambda m: got.append((m["n"], reader.receive_time(m))))
+    ws = ScriptedConnection(callback=True)
+    running = asyncio.ensure_future(reader.run(ws))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert ws.push(frame("t", 1))  # queued: the dispatcher is not started
+    dispatcher.start()
+    await until(lambda: len(got) == 1)
+    assert ws.push(frame("t", 2))  # idle: delivered in the callback
+    ws.script(END)
+    await asyncio.wait_for(running, 5)
+    await asyncio.wait_for(dispatcher.barrier(), 5)
+    assert [n for n, _ in got] == [1, 2]
+    stamps = [stamp.monotonic_ns for _, stamp in got]
+    assert stamps == sorted(stamps)

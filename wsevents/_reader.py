@@ -335,6 +335,10 @@ class Reader:
         connection): ``(channel, event name, message)``, the name None for protocol
         traffic to answer; None for a bad frame (reported)."""
         self._counters.messages_received += 1
+        if self._recorder is not None:
+            # the frames of the connection being opened (a login, a handover's
+            # new connection): the next one run() reads
+            self._recorder.frame(self._conn_id + 1, time.time_ns(), frame)
         try:
             channel, message = self._protocol.decode(frame)
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event

@@ -68,21 +68,29 @@ def load_sessions(path: str | os.PathLike[str]) -> list[Session]:
     ends: dict[int, dict[str, Any]] = {}
     opening: dict[int, int] = {}
     sent = 0
+    live: set[int] = set()
     for line in read_recording(path):
         kind = line.get("kind")
+        conn: int = line.get("conn", 0)
+        if kind in ("open", "frame") and conn not in frames:
+            if live:
+                # it opened while another was open (a handover): its frames came
+                # at once, whatever the client had sent
+                opening[conn] = 0
+            live.add(conn)
         if kind == "open":
-            frames.setdefault(line["conn"], [])
-            times.setdefault(line["conn"], [])
-            opening[line["conn"]] = max(0, line.get("sent", 0) - sent)
+            frames.setdefault(conn, [])
+            times.setdefault(conn, [])
+            opening.setdefault(conn, max(0, line.get("sent", 0) - sent))
         elif kind == "frame":
-            conn = line["conn"]
             text = line.get("text")
             frames.setdefault(conn, []).append(
                 base64.b64decode(line["bytes"]) if text is None else text
             )
             times.setdefault(conn, []).append(line["t"])
         elif kind == "close":
-            ends[line["conn"]] = line
+            ends[conn] = line
+            live.discard(conn)
             sent = line.get("sent", sent)
     sessions = []
     for conn in sorted(frames):

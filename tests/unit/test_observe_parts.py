@@ -16,7 +16,8 @@ from wsevents._emitter import Emitter
 from wsevents._latency import Timing, event_time_getter, percentile
 from wsevents._options import Observe
 from wsevents._replay import _chunks, frame_bytes, load_sessions
-from wsevents.record import Recorder, _plain
+from wsevents._transport import CloseInfo
+from wsevents.record import Recorder, _plain, read_recording
 
 
 def test_event_time_getters() -> None:
@@ -187,3 +188,23 @@ async def test_receive_time_inline_and_queued() -> None:
     assert [n for n, _ in got] == [1, 2]
     stamps = [stamp.monotonic_ns for _, stamp in got]
     assert stamps == sorted(stamps)
+
+
+def test_frames_read_before_run_are_recorded_for_the_next_connection(tmp_path: Path) -> None:
+    """decode() (a login, a handover's new connection) records its frames under the
+    next connection's number; such a connection, opened while another was open,
+    is replayed without waiting for opening frames."""
+    path = tmp_path / "h.jsonl"
+    reader, *_ = make()
+    with Recorder(path) as recorder:
+        reader.observe(Observe(record=recorder), Emitter())
+        recorder.opened(1, 0, sent=1)
+        assert reader.decode(frame("t", 1)) is not None
+        recorder.opened(2, 1, sent=5)
+        recorder.closed_connection(1, 2, CloseInfo(None, "", 1000, "", False), sent=5)
+    frames = [line for line in read_recording(path) if line["kind"] == "frame"]
+    assert [line["conn"] for line in frames] == [1]  # run() has not read any yet
+    first, second = load_sessions(path)
+    assert len(first.frames) == 1
+    assert first.opening == 1
+    assert second.opening == 0  # opened during the first: a handover

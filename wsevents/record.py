@@ -81,7 +81,15 @@ class Recorder:
     .. versionadded:: 0.3
     """
 
-    __slots__ = ("_buffer", "_clock", "_file", "_flush_pending", "close_with_connection")
+    __slots__ = (
+        "_buffer",
+        "_clock",
+        "_closed",
+        "_file",
+        "_flush_pending",
+        "_path",
+        "close_with_connection",
+    )
 
     def __init__(
         self,
@@ -90,21 +98,22 @@ class Recorder:
         close_with_connection: bool = False,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
-        self._file: IO[str] | None = _open(path, "a")
+        self._path = path
+        #: opened by the first flush (a connection that never ran leaves no file)
+        self._file: IO[str] | None = None
+        self._closed = False
         self._buffer: list[str] = []
         self._flush_pending = False
         self._clock = clock
         self.close_with_connection = close_with_connection
-        self._write({"kind": "recording", "version": FORMAT_VERSION, "t": clock()})
-        self.flush()
 
     def __repr__(self) -> str:
-        return f"<wsevents.record.Recorder {'closed' if self._file is None else 'open'}>"
+        return f"<wsevents.record.Recorder {'closed' if self._closed else 'open'}>"
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` was called."""
-        return self._file is None
+        return self._closed
 
     # -- what the reader calls ---------------------------------------------------------
 
@@ -150,7 +159,7 @@ class Recorder:
     # -- the file ------------------------------------------------------------------------
 
     def _write(self, line: dict[str, Any]) -> None:
-        if self._file is None:
+        if self._closed:
             return
         self._buffer.append(json.dumps(line, separators=(",", ":")))
         if not self._flush_pending:
@@ -163,19 +172,33 @@ class Recorder:
     def flush(self) -> None:
         """Write and flush what is buffered (the batch)."""
         self._flush_pending = False
-        if self._file is None or not self._buffer:
+        if self._closed or not self._buffer:
             return
+        if self._file is None:
+            self._start()
+        assert self._file is not None
         self._buffer.append("")
         self._file.write("\n".join(self._buffer))
         self._buffer.clear()
         self._file.flush()
 
+    def _start(self) -> None:
+        """Open the file and write the recording's first line."""
+        self._file = _open(self._path, "a")
+        header = {"kind": "recording", "version": FORMAT_VERSION, "t": self._clock()}
+        self._file.write(json.dumps(header, separators=(",", ":")) + "\n")
+
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
-        if self._file is not None:
-            self.flush()
-            self._file.close()
-            self._file = None
+        """Flush and close the file (idempotent; the file exists afterwards)."""
+        if self._closed:
+            return
+        self.flush()
+        if self._file is None:
+            self._start()
+        assert self._file is not None
+        self._file.close()
+        self._file = None
+        self._closed = True
 
     def __enter__(self) -> Recorder:
         return self

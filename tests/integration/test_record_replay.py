@@ -199,3 +199,14 @@ async def test_a_client_that_never_subscribes_gets_nothing(tmp_path: Path) -> No
         async with connect(replayer.url):
             await replay.wait_finished()
             assert replay.served == 1
+
+
+async def test_a_connection_that_never_ran_leaves_no_file(
+    make_connection: Make, tmp_path: Path
+) -> None:
+    """``record="path"`` opens its file with the first line to write: a connection
+    closed before it ran neither creates it nor leaves it open."""
+    path = tmp_path / "never.jsonl"
+    ws = make_connection("ws://127.0.0.1:1/", record=str(path))
+    await ws.close()
+    assert not path.exists()

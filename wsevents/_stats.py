@@ -109,7 +109,7 @@ class Stats:
     ping_rtt: float | None = None
     #: per channel, the latency over the last messages (``event_time=`` option;
     #: ``""`` for messages without a channel); empty when off
-    latency: Mapping[str, Latency] = attrs.field(factory=dict)
+    latency: Mapping[str, Latency] = attrs.field(factory=dict, hash=False)
     #: the venue's clock minus this machine's, seconds (median of event time minus
     #: receive time, one-way network delay included); None without event times
     clock_offset: float | None = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import policies
 from ._fileconfig import load_config
-from ._stats import Stats
+from ._stats import Latency, ReceiveTime, Stats
 from ._version import __version__
 from .backoff import Backoff, ExponentialBackoff, FixedDelay, Immediate
 from .binance import BinanceProtocol
@@ -93,6 +93,7 @@ __all__ = [
     "HeartbeatSpec",
     "Immediate",
     "JsonProtocol",
+    "Latency",
     "NotConnected",
     "PolicyContext",
     "PolicyError",
@@ -102,6 +103,7 @@ __all__ = [
     "Protocol",
     "QueueFull",
     "RateLimit",
+    "ReceiveTime",
     "ReconnectExhausted",
     "Reconnecting",
     "RequestError",

@@ -104,7 +104,8 @@ class Emitter(EventEmitter):
         delivery order, after the event's own handlers, with the same rules (an
         awaitable it returns is awaited; what it raises goes to ``error``).
         ``message:<channel>`` names carry the channel.  It costs nothing per
-        message when no observer is added.
+        message when no observer is added; adding one that was added already
+        does nothing.
 
         Raises:
             TypeError: ``observer`` is not callable.
@@ -112,6 +113,8 @@ class Emitter(EventEmitter):
         if not callable(observer):
             raise TypeError("observer must be callable")
         with self._lock:
+            if observer in self._observers:
+                return  # added already (a recorder shared by a pool's shards)
             self._observers = (*self._observers, observer)
             self._forget()
 

@@ -70,6 +70,11 @@ class Lane:
         self.report_error = dispatcher.report_error
 
     @property
+    def queue_size(self) -> int:
+        """The bound of the pool's queue."""
+        return self._dispatcher.queue_size
+
+    @property
     def depth(self) -> int:
         """The pool's queue depth."""
         return self._dispatcher.depth

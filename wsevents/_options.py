@@ -12,11 +12,13 @@ import datetime as _dt
 import json
 import ssl as _ssl
 from collections.abc import Callable, Hashable, Iterable
+from os import PathLike
 from typing import Any, Final
 
 import attrs
 
 from . import _config as cfg
+from ._latency import event_time_getter
 from ._tracking import SequenceOption, check_sequence_option
 from .backoff import Backoff, ExponentialBackoff
 from .exceptions import ConfigError
@@ -29,7 +31,7 @@ from .policies._base import (
 from .routing import Decoder, JsonProtocol, Protocol, resolve_decoder, sends_credentials
 
 
-__all__ = ["Options", "TransportOptions", "connection_options"]
+__all__ = ["Observe", "Options", "TransportOptions", "connection_options"]
 
 #: protocols are frozen and stateless: connections share the default one
 _DEFAULT_PROTOCOL: Final = JsonProtocol()
@@ -66,6 +68,38 @@ class TransportOptions:
 
 
 @attrs.frozen(kw_only=True)
+class Observe:
+    """What the reader observes besides delivering (``timestamps``, ``event_time``,
+    ``record``); None in :class:`Options` when all are off."""
+
+    #: stamp every frame and answer ``ws.receive_time(message)``
+    timestamps: bool = False
+    #: ``message -> raw event time`` (epoch milliseconds), or None: no latency
+    event_time: Callable[[Any], Any] | None = None
+    #: the recorder (a ``wsevents.record.Recorder``), or a path to record to
+    record: Any = None
+
+
+def _check_observe(protocol: Protocol, timestamps: object, event_time: object, record: object) -> (
+    Observe | None
+):
+    stamps = cfg.check_bool("timestamps", timestamps)
+    if event_time is False:
+        getter = None
+    elif event_time is None:
+        getter = event_time_getter(protocol.event_time) if stamps else None
+    else:
+        getter = event_time_getter(event_time)
+    if record is not None and not (
+        isinstance(record, (str, PathLike)) or callable(getattr(record, "frame", None))
+    ):
+        raise ConfigError("record", record, "must be a file path or a wsevents.record.Recorder")
+    if not stamps and getter is None and record is None:
+        return None
+    return Observe(timestamps=stamps, event_time=getter, record=record)
+
+
+@attrs.frozen(kw_only=True)
 class Options:
     """Every option of a connection, validated (see ``Connection`` for their meaning)."""
 
@@ -99,6 +133,8 @@ class Options:
     send_limit: Any = None
     #: paces every connection attempt (None: the protocol's ``connect_limit``)
     connect_limit: Any = None
+    #: receive times, latency, recording (None: all off)
+    observe: Observe | None = None
 
 
 def _check_subprotocols(value: object) -> tuple[str, ...] | None:
@@ -178,6 +214,9 @@ def connection_options(
     subprotocols: Iterable[str] | None = None,
     local_addr: tuple[str, int] | str | None = None,
     compression: str | None = "deflate",
+    timestamps: bool = False,
+    event_time: Any = None,
+    record: Any = None,
 ) -> Options:
     """Validate the keyword options of ``Connection(url, ...)``.
 
@@ -250,4 +289,5 @@ def connection_options(
         ),
         send_limit=send_limit,
         connect_limit=connect_limit,
+        observe=_check_observe(protocol, timestamps, event_time, record),
     )

@@ -31,6 +31,7 @@ from ._transport import (
     TransportConnection,
     connect_error,
     handshake_error,
+    ping_rtt,
     proxy_error,
     quiet_logger,
     rejected,
@@ -97,6 +98,11 @@ class _PicowsConnection:
 
     def handled(self) -> None:
         pass
+
+    @property
+    def ping_rtt(self) -> float | None:
+        """The last keepalive ping's round trip, seconds (None before the first pong)."""
+        return ping_rtt(self.ws)
 
 
 class _PicowsListenerConnection(_PicowsConnection):

@@ -22,13 +22,17 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol as _TypingProtocol
 
 from ._delivery import Dispatcher
+from ._emitter import Emitter
 from ._handover import Handover
 from ._lane import Lane
-from ._stats import Counters
+from ._latency import Timing
+from ._options import Observe
+from ._stats import Counters, ReceiveTime
 from ._tracking import SequenceTracker
 from ._transport import TransportConnection
 from .events import GAP, MESSAGE, MESSAGE_PREFIX
@@ -52,6 +56,9 @@ class Step(_TypingProtocol):
 
     def __call__(self, frame: str | bytes, inline: bool = True) -> _Item | None: ...
 _NO_CHANNEL: Final = None
+#: the timed step takes a latency sample at most this often (nanoseconds): every
+#: message of a feed slower than 50,000 msg/s
+SAMPLE_EVERY_NS: Final = 20_000
 
 
 class Reader:
@@ -67,17 +74,24 @@ class Reader:
     """
 
     __slots__ = (
+        "_conn_id",
         "_counters",
         "_dispatcher",
         "_gates",
         "_handover",
         "_held",
+        "_inline",
         "_names",
+        "_older",
         "_protocol",
+        "_recorder",
         "_reply",
+        "_stamps",
+        "_timing",
         "_tracker",
         "_tracking",
         "_watched",
+        "_ws",
         "on_handover_wanted",
         "step",
         "take",
@@ -120,11 +134,68 @@ class Reader:
         #: callback (inline): None when it took the frame, else the frame is left to
         #: ``recv()`` and :meth:`run` finishes it without decoding it again
         self.step = self._make_step()
+        #: the transport connection being read (its ping round trip is in stats)
+        self._ws: TransportConnection | None = None
+        counters.ping_rtt_source = self._ping_rtt
+        #: receive times and latency samples, and what ``receive_time`` reads (observe())
+        self._timing: Timing | None = None
+        self._stamps: dict[int, int] | None = None
+        #: the stamps before the last time the queue was found empty
+        self._older: dict[int, int] = {}
+        #: the message the step delivers in the transport's callback, and its stamp
+        self._inline: tuple[Any, int] | None = None
+        self._recorder: Any = None
+        #: the transport connections read so far (the recorder's connection ids)
+        self._conn_id = 0
 
     @property
     def last_sequences(self) -> dict[str, int]:
         """The last sequence number delivered per channel (empty when untracked)."""
         return {} if self._tracker is None else dict(self._tracker.last)
+
+    # -- observing (timestamps, latency, recording) ---------------------------------------
+
+    def observe(self, observe: Observe | None, emitter: Emitter) -> None:
+        """Turn on what ``observe`` asks for, before the first connection: the timed
+        step replaces the plain one (which is left as it is when all is off)."""
+        if observe is None:
+            return
+        self._timing = self._counters.timing = Timing(time.time_ns() - time.monotonic_ns())
+        if observe.timestamps:
+            # The step keeps id(message) -> receive time (ints only: no reference
+            # to the message); receive_time() looks a message up while it is alive.
+            self._stamps = {}
+        if observe.record is not None:
+            from .record import Recorder
+
+            recorder = observe.record
+            if not callable(getattr(recorder, "frame", None)):
+                recorder = Recorder(recorder, close_with_connection=True)
+            self._recorder = recorder
+            emitter.add_observer(recorder.event)
+        self.step = self._make_timed_step(observe.event_time)
+
+    def receive_time(self, message: Any) -> ReceiveTime | None:
+        """The receive time of ``message``, one this reader delivered (None: unknown)."""
+        stamps = self._stamps
+        if stamps is None:
+            return None
+        inline = self._inline
+        if inline is not None and inline[0] is message:
+            assert self._timing is not None
+            return self._timing.receive_time(inline[1])
+        key = id(message)
+        received = stamps.get(key)
+        if received is None:
+            received = self._older.get(key)
+        if received is None:
+            return None
+        assert self._timing is not None
+        return self._timing.receive_time(received)
+
+    def _ping_rtt(self) -> float | None:
+        ws = self._ws
+        return None if ws is None else getattr(ws, "ping_rtt", None)
 
     # -- the step ----------------------------------------------------------------------
 
@@ -173,6 +244,94 @@ class Reader:
 
         return step
 
+    def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
+        """:meth:`_make_step` with a receive time: every frame is stamped
+        (``time.monotonic_ns()``) and recorded when a recorder is on; each
+        delivered message leaves its stamp for :meth:`receive_time` (keyed by its
+        ``id``: a live message's id is its own) and, with an event time, a latency
+        sample at most every :data:`SAMPLE_EVERY_NS` (its window's ``append``; the
+        arithmetic is done when ``stats`` is read)."""
+        decode = self._protocol.decode
+        names = self._names
+        counters = self._counters
+        dispatcher = self._dispatcher
+        offer = dispatcher.offer
+        deliver_now = dispatcher.deliver_now
+        monotonic_ns = time.monotonic_ns
+        timing = self._timing
+        assert timing is not None
+        windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
+        stamps = self._stamps
+        # stamps are forgotten when the queue is found empty, or past this bound
+        most = 4 * dispatcher.queue_size + 4096
+        tap = None if self._recorder is None else self._record_frame
+        next_sample = 0
+
+        def step(frame: str | bytes, inline: bool = True) -> _Item | None:
+            """One frame: None when it is done, or what the asynchronous part finishes."""
+            nonlocal next_sample
+            now = monotonic_ns()
+            counters.messages_received += 1
+            if tap is not None:
+                tap(frame, now)
+            try:
+                channel, message = decode(frame)
+            except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
+                self._bad_frame(exc, frame)
+                return None
+            name = names.get(channel)
+            if name is None:
+                name = self._name_for(channel, message)
+                if name is None:
+                    take = self.take
+                    if take is not None and take(message):
+                        return None  # a reply or a heartbeat's answer, taken here
+                    return self._hold((None, message)) if inline else (None, message)
+            if self._tracking and not self._admit(channel, message):
+                return None
+            if stamps is not None:
+                self._inline = (message, now)  # for the handlers deliver_now runs
+            if now >= next_sample:
+                next_sample = now + SAMPLE_EVERY_NS
+                if event_time is not None:
+                    try:
+                        event = event_time(message)
+                    except Exception:  # noqa: BLE001 - no event time: no sample
+                        pass
+                    else:
+                        sample = windows.get(channel)
+                        if sample is None:
+                            sample = windows[channel] = timing.window(channel).append
+                        sample((event, now))
+                if stamps is not None and len(stamps) > 64:
+                    if not dispatcher.depth:
+                        # Every message read before this one was delivered, or is
+                        # in a handler now (then nothing is read until it is
+                        # done, or its stamp is kept one turn more): forget them.
+                        self._older = stamps.copy()
+                        stamps.clear()
+                    elif len(stamps) > most:
+                        stamps.clear()  # a queue that never empties
+            if inline and deliver_now(name, message):
+                return None
+            if stamps is not None:
+                stamps[id(message)] = now  # queued: found by id while alive
+            if inline:
+                if offer(name, message):
+                    return None
+                dispatcher.blocked(name)  # a full queue: say so at once
+                return self._hold((name, message))
+            if offer(name, message):
+                return None
+            return (name, message)
+
+        return step
+
+    def _record_frame(self, frame: str | bytes, now: int) -> None:
+        timing = self._timing
+        assert timing is not None
+        self._recorder.frame(self._conn_id, now + timing.wall_base_ns, frame)
+
     def _hold(self, item: _Item) -> _Item:
         """Keep a frame the callback cannot finish for :meth:`run` (decoded once)."""
         self._held = item
@@ -183,11 +342,17 @@ class Reader:
         connection): ``(channel, event name, message)``, the name None for protocol
         traffic to answer; None for a bad frame (reported)."""
         self._counters.messages_received += 1
+        if self._recorder is not None:
+            # the frames of the connection being opened (a login, a handover's
+            # new connection): the next one run() reads
+            self._recorder.frame(self._conn_id + 1, time.time_ns(), frame)
         try:
             channel, message = self._protocol.decode(frame)
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
             self._bad_frame(exc, frame)
             return None
+        if self._stamps is not None:
+            self._stamps[id(message)] = time.monotonic_ns()
         return (channel, self._names.get(channel) or self._name_for(channel, message), message)
 
     async def feed(self, channel: str | None, name: str, message: Any) -> None:
@@ -313,6 +478,15 @@ class Reader:
         recv = ws.recv
         step = self.step
         finish = self._finish
+        self._ws = ws
+        self._conn_id += 1
+        timing = self._timing
+        if timing is not None:
+            timing.rebase(time.time_ns() - time.monotonic_ns())
+            if self._recorder is not None:
+                self._recorder.opened(
+                    self._conn_id, time.time_ns(), sent=self._counters.messages_sent
+                )
         try:
             if not ws.set_receiver(step):
                 while True:
@@ -332,10 +506,18 @@ class Reader:
                     await finish(ws, held)
                 handled()
         except ws.closed_error as exc:
+            if self._recorder is not None:
+                self._recorder.closed_connection(
+                    self._conn_id,
+                    time.time_ns(),
+                    ws.close_info(exc),
+                    sent=self._counters.messages_sent,
+                )
             return exc
         finally:
             ws.set_receiver(None)
             self._held = None
+            self._ws = None
 
     async def _finish(self, ws: TransportConnection, item: _Item) -> None:
         name, message = item

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ._delivery import Dispatcher
+from ._emitter import Emitter
 from ._lane import Lane
 from ._link import subscribe_frames, unsubscribe_frames
 from ._options import Options
 from ._reader import Reader
 from ._runner import Gate, Runner, build
-from ._stats import Counters, Stats
+from ._stats import Counters, ReceiveTime, Stats
 from ._transport import Transport
 from .events import Closed, State
 from .exceptions import NotConnected
@@ -47,6 +48,7 @@ class Shard:
         dispatcher: the pool's dispatcher.
         on_closed: the pool's, called with the shard's id and ``Closed`` payload.
         gate: the pool's recycle gate (one handover at a time).
+        emitter: the pool (a recorder follows its events).
     """
 
     __slots__ = ("_counters", "_protocol", "_runner", "_subscriptions", "_supervisor", "id")
@@ -62,6 +64,7 @@ class Shard:
         dispatcher: Dispatcher,
         on_closed: Callable[[int, Closed], None],
         gate: Gate,
+        emitter: Emitter,
     ) -> None:
         self.id = shard_id
         self._subscriptions: dict[str, None] = {}
@@ -78,6 +81,8 @@ class Shard:
             on_closed=_nothing,
             gate=gate,
         )
+        # Timestamps, latency and recording (one recorder for the pool's shards).
+        self._runner.link.reader.observe(options.observe, emitter)
 
     def __repr__(self) -> str:
         return f"<wsevents.Shard {self.id} {self.state.name}, {len(self._subscriptions)} channels>"
@@ -180,6 +185,10 @@ class Shard:
         if ws is None:
             raise NotConnected(f"shard {self.id} is not connected (state {self.state.name})")
         return await self._runner.link.request(ws, frame, timeout)
+
+    def receive_time(self, message: Any) -> ReceiveTime | None:
+        """When this shard received ``message`` (``timestamps=True``), or None."""
+        return self._runner.link.reader.receive_time(message)
 
     async def handover(self) -> None:
         """Replace this shard's connection make-before-break."""

@@ -2,10 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
 import attrs
 
 
-__all__ = ["Stats"]
+if TYPE_CHECKING:
+    from ._latency import Timing
+
+__all__ = ["Latency", "ReceiveTime", "Stats"]
+
+
+class ReceiveTime(NamedTuple):
+    """When the reader received the frame of a message (``ws.receive_time(message)``).
+
+    .. versionadded:: 0.3
+    """
+
+    #: ``time.monotonic_ns()`` when the frame was read
+    monotonic_ns: int
+    #: nanoseconds since the epoch (the wall clock at the connection's opening,
+    #: plus the monotonic time since)
+    wall_ns: int
+
+    @property
+    def wall(self) -> float:
+        """Seconds since the epoch."""
+        return self.wall_ns / 1e9
+
+    @property
+    def monotonic(self) -> float:
+        """Seconds on the monotonic clock's scale."""
+        return self.monotonic_ns / 1e9
+
+
+@attrs.frozen(kw_only=True)
+class Latency:
+    """A channel's feed latency over the sliding window (``ws.stats.latency``):
+    receive time minus the venue's event time, seconds.
+
+    It includes the clock offset between the venue and this machine (see
+    ``Stats.clock_offset``).
+
+    .. versionadded:: 0.3
+    """
+
+    #: samples in the window
+    count: int
+    p50: float
+    p90: float
+    p99: float
+    max: float
 
 
 @attrs.frozen(kw_only=True)
@@ -56,6 +104,15 @@ class Stats:
     last_message_at: float | None = None
     #: monotonic time the current connection opened, or None when not connected
     connected_since: float | None = None
+    #: the last protocol ping's round trip on the current connection, seconds (None:
+    #: none answered yet, or not connected)
+    ping_rtt: float | None = None
+    #: per channel, the latency over the last messages (``event_time=`` option;
+    #: ``""`` for messages without a channel); empty when off
+    latency: Mapping[str, Latency] = attrs.field(factory=dict, hash=False)
+    #: the venue's clock minus this machine's, seconds (median of event time minus
+    #: receive time, one-way network delay included); None without event times
+    clock_offset: float | None = None
 
 
 class Counters:
@@ -80,11 +137,13 @@ class Counters:
         "messages_dropped",
         "messages_received",
         "messages_sent",
+        "ping_rtt_source",
         "proactive_disconnects",
         "queue_full_events",
         "queue_peak",
         "reactive_disconnects",
         "reconnects",
+        "timing",
     )
 
     messages_received: int
@@ -106,6 +165,10 @@ class Counters:
     duplicates_dropped: int
     last_message_at: float | None
     connected_since: float | None
+    #: the current transport connection's ping round trip (set by the reader)
+    ping_rtt_source: Callable[[], float | None] | None
+    #: receive times and latency samples (``timestamps`` / ``event_time``), or None
+    timing: Timing | None
 
     def __init__(self) -> None:
         self.messages_received = 0
@@ -127,6 +190,8 @@ class Counters:
         self.duplicates_dropped = 0
         self.last_message_at = None
         self.connected_since = None
+        self.ping_rtt_source = None
+        self.timing = None
 
     def snapshot(self, queue_depth: int) -> Stats:
         """The frozen public view of these counters."""
@@ -151,4 +216,16 @@ class Counters:
             duplicates_dropped=self.duplicates_dropped,
             last_message_at=self.last_message_at,
             connected_since=self.connected_since,
+            **self._observed(),
         )
+
+    def _observed(self) -> dict[str, Any]:
+        """The figures read at snapshot time only: ping round trip, latency, offset."""
+        found: dict[str, Any] = {}
+        if self.ping_rtt_source is not None:
+            found["ping_rtt"] = self.ping_rtt_source()
+        timing = self.timing
+        if timing is not None:
+            found["latency"] = timing.latency()
+            found["clock_offset"] = timing.clock_offset()
+        return found

@@ -60,6 +60,7 @@ __all__ = [
     "WebsocketsTransport",
     "connect_error",
     "proxy_error",
+    "ping_rtt",
     "resolve_transport",
 ]
 
@@ -249,6 +250,17 @@ class _WebsocketsConnection:
 
     def handled(self) -> None:
         pass
+
+    @property
+    def ping_rtt(self) -> float | None:
+        """The last keepalive ping's round trip, seconds (None before the first pong)."""
+        return ping_rtt(self.ws)
+
+
+def ping_rtt(ws: Any) -> float | None:
+    """``ws.latency`` (websockets, picows.websockets: 0 until a pong came) or None."""
+    latency = getattr(ws, "latency", 0)
+    return float(latency) if latency else None
 
 
 _TEXT: Final = _WsOpcode.TEXT

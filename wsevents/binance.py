@@ -147,6 +147,8 @@ class BinanceProtocol(Protocol):
     send_limit = (5, 1.0)
     #: 300 connection attempts per 5 minutes per IP.
     connect_limit = (300, 300.0)
+    #: the event time of a push (epoch milliseconds)
+    event_time = "E"
 
     @raw.validator
     def _check_raw(self, _attr: attrs.Attribute[str], value: str) -> None:

@@ -120,6 +120,8 @@ class BybitProtocol(Protocol):
     max_channels_per_frame = 10
     #: 500 connection attempts per 5 minutes per IP.
     connect_limit = (500, 300.0)
+    #: the event time of a push (epoch milliseconds)
+    event_time = "ts"
 
     def __attrs_post_init__(self) -> None:
         if (self.api_key is None) != (self.api_secret is None):

@@ -47,6 +47,7 @@ from wsevents import (
     Reconnecting,
     WSEventsError,
     _cli_bus,
+    _cli_obs,
     _demo,
 )
 from wsevents._format import (
@@ -87,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_tail(args))
             if args.command in _cli_bus.COMMANDS:
                 return asyncio.run(_cli_bus.run(args))
+            if args.command in _cli_obs.COMMANDS:
+                return asyncio.run(_cli_obs.run(args))
             return asyncio.run(
                 _demo.run(duration=args.duration, seed=args.seed, no_color=args.no_color)
             )
@@ -207,7 +210,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the WebSocket client underneath (default: websockets)",
     )
     verbose_option(tail)
+    _cli_obs.add_tail_options(tail)
     _cli_bus.add_commands(commands)
+    _cli_obs.add_commands(commands)
     return parser
 
 
@@ -262,7 +267,9 @@ def _library_logging(verbose: int) -> Iterator[None]:
 
 async def _tail(args: argparse.Namespace) -> int:
     err = sys.stderr
+    metrics = None
     try:
+        metrics = _cli_obs.start_metrics(args)
         protocol: wsevents.Protocol
         if args.protocol == "binance":
             if args.channel_key is not None:
@@ -277,6 +284,7 @@ async def _tail(args: argparse.Namespace) -> int:
             "max_reconnect_attempts": args.max_attempts,
             "proxy": True if args.proxy is None else None if args.proxy == "none" else args.proxy,
             "transport": args.transport,
+            **_cli_obs.tail_options(args),
         }
         cap = args.max_channels or protocol.max_channels
         ws: wsevents.Connection | wsevents.Pool
@@ -285,7 +293,10 @@ async def _tail(args: argparse.Namespace) -> int:
             ws = wsevents.Pool(args.url, max_channels=cap, **options)
         else:
             ws = wsevents.Connection(args.url, **options)
+        metrics.watch(ws)
     except ConfigError as exc:
+        if metrics is not None:
+            metrics.stop()
         print(f"wsevents tail: {one_line(exc)}", file=err)
         return EXIT_USAGE
     tail = _Tail(ws, count=args.count, channels=args.filter)
@@ -296,6 +307,7 @@ async def _tail(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     finally:
         await ws.close()
+        metrics.stop()
     if tail.broken_pipe:
         _silence_stdout()
     return EXIT_OK

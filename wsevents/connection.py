@@ -32,7 +32,7 @@ from ._fileconfig import load_config, options_from_mapping
 from ._link import subscribe_frames, unsubscribe_frames
 from ._options import Options, connection_options
 from ._runner import build
-from ._stats import Counters, Stats
+from ._stats import Counters, ReceiveTime, Stats
 from ._stream import Stream
 from ._transport import Transport, resolve_transport
 from .events import State
@@ -98,7 +98,18 @@ class Connection(Face):
               attempt takes a slot of (share one between connections of one
               venue); default: the protocol's venue limit, if any.  Subscribe
               lists are split into frames of at most
-              ``protocol.max_channels_per_frame`` channels.
+              ``protocol.max_channels_per_frame`` channels;
+            * ``timestamps``: stamp every frame when read (off by default: the
+              per-frame step is then unchanged); a handler reads its message's
+              receive time with :meth:`receive_time`;
+            * ``event_time``: where a message's event time is (a key path such
+              as ``"E"``, or ``message -> epoch milliseconds``; default with
+              ``timestamps``: the protocol's, Binance ``E``, Bybit and OKX
+              ``ts``; False: none): ``stats.latency`` per channel and
+              ``stats.clock_offset``;
+            * ``record``: a file path (``.gz``: compressed) or a
+              :class:`wsevents.record.Recorder`: every frame with its receive
+              time, and every lifecycle event, as JSON lines.
 
     Raises:
         ConfigError: a bad option, naming it and its value.
@@ -144,6 +155,7 @@ class Connection(Face):
             subscriptions=self._subscriptions,
             on_closed=self._end_streams,
         )
+        self._runner.link.reader.observe(opts.observe, self)
 
     @classmethod
     def from_config(
@@ -186,6 +198,20 @@ class Connection(Face):
     def stats(self) -> Stats:
         """A frozen snapshot of the counters."""
         return self._counters.snapshot(self._delivery.depth)
+
+    def receive_time(self, message: Any) -> ReceiveTime | None:
+        """When the frame of ``message`` was read: call it in a handler with the
+        message it was given (``timestamps=True``; None otherwise).  Stamps are
+        kept while a message waits in the queue and in its handlers; one kept
+        for later (in a list, a stream's buffer) may be forgotten.
+
+        Example::
+
+            @ws.on("message:trades")
+            def on_trade(trade):
+                delay = ws.receive_time(trade).wall - trade["E"] / 1000
+        """
+        return self._runner.link.reader.receive_time(message)
 
     @property
     def subscriptions(self) -> tuple[str, ...]:

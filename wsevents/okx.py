@@ -161,6 +161,8 @@ class OkxProtocol(Protocol):
 
     #: 3 connection attempts per second per IP.
     connect_limit = (3, 1.0)
+    #: the event time of a push (epoch milliseconds)
+    event_time = "data.0.ts"
 
     def __attrs_post_init__(self) -> None:
         given = [name for name in ("api_key", "api_secret", "passphrase") if getattr(self, name)]

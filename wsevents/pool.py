@@ -31,9 +31,9 @@ from ._delivery import Dispatcher
 from ._face import Face
 from ._link import venue_limit
 from ._move import Move
-from ._options import Options, connection_options
+from ._options import Observe, Options, connection_options
 from ._shard import Shard
-from ._stats import Counters, Stats
+from ._stats import Counters, ReceiveTime, Stats
 from ._stream import Stream
 from ._transport import Transport, resolve_transport
 from .events import CLOSED, Closed, CloseReason, State
@@ -82,6 +82,18 @@ class PoolStats(Stats):
 
     #: shard id -> that shard's counters (what it received and sent, its lifecycle)
     shards: Mapping[int, Stats] = attrs.field(factory=dict)
+
+
+def _one_recorder(observe: Observe | None) -> Observe | None:
+    """``record=`` a path: one recorder for every shard (not one file each)."""
+    if observe is None or observe.record is None:
+        return observe
+    recorder = observe.record
+    if not callable(getattr(recorder, "frame", None)):
+        from .record import Recorder
+
+        recorder = Recorder(recorder, close_with_connection=True)
+    return attrs.evolve(observe, record=recorder)
 
 
 class _RecycleGate:
@@ -207,7 +219,10 @@ class Pool(Face):
             opts.connect_limit, opts.protocol.connect_limit
         )
         self._shard_options = attrs.evolve(
-            opts, subscriptions=(), connect_limit=self._connect_limit
+            opts,
+            subscriptions=(),
+            connect_limit=self._connect_limit,
+            observe=_one_recorder(opts.observe),
         )
         self._gate = _RecycleGate(spacing, opts.clock or time.monotonic)
         self._shards: dict[int, Shard] = {}
@@ -280,6 +295,15 @@ class Pool(Face):
             shards={shard.id: shard.stats for shard in shards},
         )
 
+    def receive_time(self, message: Any) -> ReceiveTime | None:
+        """When ``message`` was received (``timestamps=True``), while its handlers run:
+        see ``Connection.receive_time``."""
+        for shard in self._shards.values():
+            found = shard.receive_time(message)
+            if found is not None:
+                return found
+        return None
+
     def shard_of(self, channel: str) -> Shard:
         """The shard carrying ``channel``.
 
@@ -311,6 +335,7 @@ class Pool(Face):
             dispatcher=self._delivery,
             on_closed=self._shard_closed,
             gate=self._gate,
+            emitter=self,
         )
         self._shards[shard_id] = shard
         return shard

@@ -6,9 +6,12 @@ point, so the fixtures are there without any ``conftest.py``:
 * ``fake_server``: a started :class:`wsevents.testing.FakeServer` on
   127.0.0.1 (a free port), stopped after the test;
 * ``wsevents_connection``: a factory of :class:`wsevents.Connection` objects
-  with test-friendly defaults, every one of them closed after the test.
+  with test-friendly defaults, every one of them closed after the test;
+* ``replay_server``: a factory of started FakeServers that replay a recording
+  (:mod:`wsevents.record`): ``server, replay = await replay_server(path)``,
+  then ``await replay.wait_finished()``; stopped after the test.
 
-Both are async fixtures.  With `pytest-asyncio <https://pytest-asyncio.readthedocs.io/>`_
+All are async fixtures.  With `pytest-asyncio <https://pytest-asyncio.readthedocs.io/>`_
 they are registered as pytest-asyncio fixtures, so they work in ``auto``
 mode (``asyncio_mode = "auto"``: any ``async def`` test) and in ``strict``
 mode (tests marked ``@pytest.mark.asyncio``); they run on the test's event
@@ -55,6 +58,7 @@ __all__ = [
     "ConnectionFactory",
     "fake_server",
     "pytest_configure",
+    "replay_server",
     "wsevents_connection",
 ]
 
@@ -143,3 +147,30 @@ async def wsevents_connection() -> AsyncIterator[ConnectionFactory]:
             stuck.append(ws)
     if stuck:
         pytest.fail(f"wsevents_connection: close() did not finish for {stuck}", pytrace=False)
+
+
+@_async_fixture
+async def replay_server() -> AsyncIterator[Callable[..., Any]]:
+    """A factory of started FakeServers replaying a recording; stopped afterwards.
+
+    ``await replay_server(path, speed=None, **fake_server_options)`` returns
+    ``(server, replay)``: the started server and its
+    :class:`~wsevents._replay.Replay` (``await replay.wait_finished()``).
+    ``speed`` multiplies the recorded pace (None, the default here: as fast as
+    the client reads).
+    """
+    from wsevents.testing import FakeServer
+
+    started: list[FakeServer] = []
+
+    async def start(path: Any, speed: float | None = None, **options: Any) -> tuple[Any, Any]:
+        options.setdefault("compression", None)
+        server = FakeServer(**options)
+        replay = server.replay(path, speed=speed)
+        await server.start()
+        started.append(server)
+        return server, replay
+
+    yield start
+    for server in started:
+        await server.stop()

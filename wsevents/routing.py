@@ -204,6 +204,9 @@ class Protocol:
     #: connection: :meth:`wants_handover` is asked for those only, so the other
     #: channels' messages never pay for it (consumed messages are always asked)
     handover_channels: frozenset[str | None] = frozenset()
+    #: where the venue's event time is (a key path, epoch milliseconds): the default
+    #: of the ``event_time`` option with ``timestamps=True`` (None: unknown)
+    event_time: str | None = None
 
     def decode(self, frame: str | bytes) -> tuple[str | None, Any]:
         """Decode one frame into ``(channel, message)``.

@@ -53,6 +53,7 @@ import http
 import inspect
 import json
 import logging
+import os
 import ssl as _ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import Event
 
+from ._replay import Replay, load_sessions
 from ._window import Window, busiest, check_limit
 
 
@@ -1029,6 +1031,29 @@ class FakeServer:
             client.unfreeze()
 
     # Hooks
+
+    def replay(self, path: str | os.PathLike[str], speed: float | None = 1.0) -> Replay:
+        """Serve a recording (:mod:`wsevents.record`) to the clients that connect.
+
+        The n-th connection gets the n-th recorded connection's frames, at the
+        recorded pace divided by ``speed`` (None: as fast as the client reads),
+        and ends as it ended: the server's close code, a broken TCP connection,
+        or left open when the client had closed it.
+
+        Args:
+            path: the recording (``.gz`` too).
+            speed: how many times faster than recorded; None: no pacing.
+
+        Returns:
+            The :class:`~wsevents._replay.Replay`; ``await
+            replay.wait_finished()`` waits until every recorded connection ended.
+
+        Raises:
+            ValueError: not a recording, or a bad ``speed``.
+        """
+        replay = Replay(load_sessions(path), speed)
+        self.on_connect(replay)
+        return replay
 
     def on_connect(
         self, callback: Callable[[FakeClient], object]

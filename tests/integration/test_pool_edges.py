@@ -182,3 +182,30 @@ async def test_an_empty_pool_connects_at_once() -> None:
         assert pool.state is State.CONNECTED
         assert not pool.connected
         await pool.close()
+
+
+async def test_timestamps_and_one_recording_for_every_shard(tmp_path: Any) -> None:
+    """timestamps=True: a handler reads its message's receive time through the pool;
+    record= a path: one file for every shard, each lifecycle event in it once."""
+    from wsevents.record import read_recording
+
+    path = tmp_path / "pool.jsonl"
+    async with FakeServer() as server:
+        pool = _pool(
+            server.url, subscriptions=["a", "b"], max_channels=1, timestamps=True, record=path
+        )
+        times: list[Any] = []
+        pool.on("message", lambda m: times.append(pool.receive_time(m)))
+        await pool.connect()
+        await until(lambda: sum(len(c.subscriptions) for c in server.clients) == 2)
+        await server.publish("a", {"n": 1}, only_subscribed=True)
+        await server.publish("b", {"n": 2}, only_subscribed=True)
+        await until(lambda: len(times) == 2)
+        assert all(t is not None for t in times)
+        assert pool.receive_time({"n": 3}) is None
+        await pool.close()
+    lines = list(read_recording(path))
+    events = [line["event"] for line in lines if line["kind"] == "event"]
+    assert events.count("connect") == 2
+    assert events.count("closed") == 1
+    assert len([line for line in lines if line["kind"] == "frame"]) == 2

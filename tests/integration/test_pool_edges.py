@@ -209,3 +209,20 @@ async def test_timestamps_and_one_recording_for_every_shard(tmp_path: Any) -> No
     assert events.count("connect") == 2
     assert events.count("closed") == 1
     assert len([line for line in lines if line["kind"] == "frame"]) == 2
+
+
+async def test_metrics_of_a_pool_are_labelled_per_shard() -> None:
+    """A StatsCollector of a real Pool: the aggregate (shard="") and one series per shard."""
+    from prometheus_client import CollectorRegistry
+
+    from wsevents.metrics import StatsCollector
+
+    async with FakeServer() as server:
+        pool = _pool(server.url, subscriptions=["a", "b"], max_channels=1)
+        collector = StatsCollector(pool, feed="pool", registry=CollectorRegistry())
+        await pool.connect()
+        families = {f.name: f for f in collector.collect()}
+        connects = families["wsevents_connects"].samples
+        by_shard = {s.labels["shard"]: s.value for s in connects if s.name.endswith("_total")}
+        assert by_shard == {"": 2.0, "0": 1.0, "1": 1.0}
+        await pool.close()

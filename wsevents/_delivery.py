@@ -253,6 +253,7 @@ class Dispatcher:
         now (the report goes to the front of the queue)."""
         if self.overflow == "block":
             self._last_channel = _channel(name)
+            self._sample_depth()
             self._schedule_report(dropped=False)
 
     def _overflowed(self, name: str, payload: Any) -> None:
@@ -270,7 +271,7 @@ class Dispatcher:
                 kept.append(item)
             queue.extendleft(reversed(kept))
             queue.append((name, payload))
-            self._sample_depth()
+        self._sample_depth()  # the queue is full: its peak is its bound
         self._count_drop()
 
     def count_drop(self, channel: str | None) -> None:

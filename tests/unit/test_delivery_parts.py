@@ -81,6 +81,7 @@ async def test_drop_newest_refuses_the_new_message() -> None:
     assert seen[0][1].dropped == 2
     assert seen[1] == ("message", 1)
     assert counters.messages_dropped == 2
+    assert counters.queue_peak == 1  # sampled on overflow in every mode
 
 
 async def test_count_drop_reports_a_drop_made_elsewhere() -> None:
@@ -107,6 +108,7 @@ async def test_block_waits_for_room_and_keeps_the_order() -> None:
     await drain(d)
     assert [p for e, p in seen if e == "message"] == [1, 2, 3]
     assert counters.messages_dropped == 0
+    assert counters.queue_peak == 1
     reports = [p for e, p in seen if e == "queue_full"]
     assert reports
     assert all(r.dropped == 0 and r.overflow == "block" for r in reports)

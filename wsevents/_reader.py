@@ -369,13 +369,15 @@ class Reader:
         messages comes here, where :meth:`~wsevents.Protocol.wants_handover` is
         asked (the other channels' messages never pay for it).
         """
-        if channel == CONSUMED:
+        if channel is CONSUMED:
             return None
         name = MESSAGE if channel is None else MESSAGE_PREFIX + channel
         if channel in self._watched:
             if self.on_handover_wanted is not None and self._protocol.wants_handover(message):
                 self.on_handover_wanted()
-        else:
+        elif channel != CONSUMED:
+            # A feed's own channel spelled like CONSUMED is delivered, never memoised
+            # (the memo would then take the protocol's consumed frames for it).
             self._names[channel] = name
         return name
 

@@ -227,3 +227,22 @@ async def test_close_right_after_connect_was_called(
     assert ws.stats.connects == 0
     await until(lambda: not server.clients)
     assert rec.of("closed")[0].reason is wsevents.CloseReason.USER
+
+
+async def test_a_channel_spelled_like_consumed_is_delivered(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """A feed's channel whose name equals wsevents.CONSUMED is a channel like any
+    other (not silently consumed), and the protocol's own consumed frames stay
+    consumed after it."""
+    ws = make_connection(server.url, protocol=BinanceProtocol())
+    got: list[Any] = []
+    ws.on("message", got.append)
+    await ws.connect()
+    await server.wait_for_client()
+    for n in (1, 2):
+        await server.send_raw(f'{{"stream": "\\u0000consumed", "data": {{"n": {n}}}}}')
+        await server.send_raw('{"result": null, "id": 7}')  # a reply: consumed
+    await until(lambda: len(got) == 2)
+    assert got == [{"n": 1}, {"n": 2}]
+    assert ws.stats.messages_received == 4

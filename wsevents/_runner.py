@@ -643,8 +643,14 @@ def build(
     subscriptions: Mapping[str, None],
     on_closed: Callable[[], None],
     gate: Gate | None = None,
+    tracker: SequenceTracker | None = None,
 ) -> tuple[Supervisor, Runner]:
-    """The supervisor and the runner of one connection (a ``Connection``, a pool's shard)."""
+    """The supervisor and the runner of one connection (a ``Connection``, a pool's shard).
+
+    ``tracker``: the sequence numbers to follow (a pool's shards share the pool's:
+    a channel keeps its numbering wherever it lives); default: the connection's own
+    when ``options.sequence`` is set.
+    """
     supervisor = Supervisor(
         backoff=options.backoff,
         max_attempts=options.max_reconnect_attempts,
@@ -661,7 +667,9 @@ def build(
         options=options,
         transport=transport,
         supervisor=supervisor,
-        tracker=None if options.sequence is None else SequenceTracker(options.sequence),
+        tracker=tracker
+        if tracker is not None or options.sequence is None
+        else SequenceTracker(options.sequence),
         delivery=delivery,
         counters=counters,
         subscriptions=subscriptions,

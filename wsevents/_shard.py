@@ -24,6 +24,7 @@ from ._options import Options
 from ._reader import Reader
 from ._runner import Gate, Runner, build
 from ._stats import Counters, ReceiveTime, Stats
+from ._tracking import SequenceTracker
 from ._transport import Transport
 from .events import Closed, State
 from .exceptions import NotConnected
@@ -49,6 +50,7 @@ class Shard:
         on_closed: the pool's, called with the shard's id and ``Closed`` payload.
         gate: the pool's recycle gate (one handover at a time).
         emitter: the pool (a recorder follows its events).
+        tracker: the pool's sequence numbers (``sequence=``), shared by its shards.
     """
 
     __slots__ = ("_counters", "_protocol", "_runner", "_subscriptions", "_supervisor", "id")
@@ -65,6 +67,7 @@ class Shard:
         on_closed: Callable[[int, Closed], None],
         gate: Gate,
         emitter: Emitter,
+        tracker: SequenceTracker | None,
     ) -> None:
         self.id = shard_id
         self._subscriptions: dict[str, None] = {}
@@ -80,6 +83,7 @@ class Shard:
             subscriptions=self._subscriptions,
             on_closed=_nothing,
             gate=gate,
+            tracker=tracker,
         )
         # Timestamps, latency and recording (one recorder for the pool's shards).
         self._runner.link.reader.observe(options.observe, emitter)

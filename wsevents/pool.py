@@ -35,6 +35,7 @@ from ._options import Observe, Options, connection_options
 from ._shard import Shard
 from ._stats import Counters, ReceiveTime, Stats
 from ._stream import Stream
+from ._tracking import SequenceTracker
 from ._transport import Transport, resolve_transport
 from .events import CLOSED, Closed, CloseReason, State
 from .exceptions import ConfigError, NotConnected, PoolFull, WSEventsError
@@ -173,6 +174,7 @@ class Pool(Face):
         "_shards",
         "_shards_closed",
         "_state",
+        "_tracker",
         "_transport",
         "protocol",
         "url",
@@ -225,6 +227,9 @@ class Pool(Face):
             observe=_one_recorder(opts.observe),
         )
         self._gate = _RecycleGate(spacing, opts.clock or time.monotonic)
+        #: one numbering per channel for the whole pool: a channel moved, or dropped
+        #: and placed again elsewhere, goes on from its last number
+        self._tracker = None if opts.sequence is None else SequenceTracker(opts.sequence)
         self._shards: dict[int, Shard] = {}
         self._placement: dict[str, Shard] = {}
         self._next_id = 0
@@ -336,6 +341,7 @@ class Pool(Face):
             on_closed=self._shard_closed,
             gate=self._gate,
             emitter=self,
+            tracker=self._tracker,
         )
         self._shards[shard_id] = shard
         return shard

@@ -226,3 +226,37 @@ async def test_metrics_of_a_pool_are_labelled_per_shard() -> None:
         by_shard = {s.labels["shard"]: s.value for s in connects if s.name.endswith("_total")}
         assert by_shard == {"": 2.0, "0": 1.0, "1": 1.0}
         await pool.close()
+
+
+async def test_soak_false_gap_when_a_channel_returns_to_a_shard_that_carried_it() -> None:
+    """Found by the chaos soak: a channel unsubscribed, placed on another shard, then
+    back on the first one was checked against that shard's stale last number (a
+    false `gap`). The pool's shards share one numbering per channel."""
+    async with FakeServer() as server:
+        pool = _pool(server.url, max_channels=2, sequence=lambda m: m["seq"])
+        got: list[int] = []
+        gaps = Recorder(pool, "gap")
+        pool.on("message:c", lambda m: got.append(m["seq"]))
+        await pool.connect()
+
+        async def deliver(*numbers: int) -> None:
+            await until(lambda: sum("c" in client.subscriptions for client in server.clients) == 1)
+            for seq in numbers:
+                await server.publish("c", {"seq": seq}, only_subscribed=True)
+            await until(lambda: got[-1:] == [numbers[-1]])
+
+        await pool.subscribe("a", "c")  # shard 0: a, c
+        first = pool.shard_of("c").id
+        await deliver(1, 2, 3)
+        await pool.unsubscribe("c")
+        await pool.subscribe("r")  # shard 0 again full: a, r
+        await pool.subscribe("c")  # so c goes to a new shard
+        assert pool.shard_of("c").id != first
+        await deliver(4, 5, 6, 7, 8)
+        await pool.unsubscribe("c", "r")  # that shard is retired
+        await pool.subscribe("c")  # back on shard 0, which carried it before
+        assert pool.shard_of("c").id == first
+        await deliver(9)
+        assert got == list(range(1, 10))
+        assert gaps.of("gap") == []
+        await pool.close()

@@ -246,6 +246,9 @@ class RedisPublisher(EventEmitter):
         if writer is not None:
             writer.cancel()
             await asyncio.wait([writer], timeout=self._link.timeout)
+        # The cancel cancelled the writer's wake-up future: an event still on
+        # its way from the source must not try to set it.
+        self._wake = None
         await self._link.close()
         self._release(self._room)
 

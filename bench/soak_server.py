@@ -10,8 +10,8 @@ missed, and a client must report them as a gap) and the message
 ``{"channel": c, "seq": n, "conn": "<pid>.<client id>"}`` goes to every open
 connection subscribed to ``c``, through one sender task per connection (a
 client that pushes back slows only itself).  Counters start at ``--base``: the
-soak restarts the server after a SIGKILL with a base far above anything sent
-before, so numbers never go back.
+soak restarts the server after a SIGKILL with a base above the last ``AT``
+it read plus a margin larger than one publication, so numbers never go back.
 
 Control: one JSON command per line on stdin, answered on stdout:
 
@@ -24,8 +24,9 @@ Control: one JSON command per line on stdin, answered on stdout:
 * ``{"op": "quiesce"}``: stop publishing, let every sender drain, print
   ``LAST <channel> <seq>`` for each channel, then ``QUIESCED``.
 
-Stdout also carries ``PORT <n>`` once listening and ``FIRST <channel> <seq>``
-the first time this process sends a channel.  Every connection attempt's time
+Stdout also carries ``PORT <n>`` once listening, ``FIRST <channel> <seq>``
+the first time this process sends a channel, and ``AT <n>``, the highest
+number given so far, after each publication (a restart starts above it).  Every connection attempt's time
 (``time.monotonic()``, system-wide) is appended to ``DIR/attempts`` and every
 broken send limit to ``DIR/violations``, flushed every tick, so that a SIGKILL
 loses at most one tick of them.
@@ -90,6 +91,8 @@ class Feed:
                     self.first_sent.add(channel)
                     print(f"FIRST {channel} {numbers[0]}", flush=True)  # noqa: T201
                 self.last_sent[channel] = numbers[-1]
+        if self.counters:
+            print(f"AT {max(self.counters.values())}", flush=True)  # noqa: T201
 
     async def _send(self, client: FakeClient, queue: asyncio.Queue[str | None]) -> None:
         try:

@@ -58,7 +58,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import json
 import logging
 import os
@@ -72,16 +71,16 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import wsevents  # noqa: E402
+from tests.bus.redis_server import RedisServer  # noqa: E402
 from wsevents._supervisor import default_should_retry  # noqa: E402
 from wsevents.bus import Consumer, RedisPublisher  # noqa: E402
 from wsevents.policies import MaxConnectionAge  # noqa: E402
 from wsevents.testing import busiest_window  # noqa: E402
-
-from tests.bus.redis_server import RedisServer  # noqa: E402
 
 
 CONNECT = (12, 1.0)  # the shared connect budget: attempts per seconds
@@ -130,10 +129,19 @@ class Feed:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(ROOT / "bench" / "soak_server.py"),
-            "--port", str(self.port), "--base", str(self.base), "--log", str(self.log),
-            "--send-limit", str(SEND[0]), str(SEND[1]),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            str(ROOT / "bench" / "soak_server.py"),
+            "--port",
+            str(self.port),
+            "--base",
+            str(self.base),
+            "--log",
+            str(self.log),
+            "--send-limit",
+            str(SEND[0]),
+            str(SEND[1]),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
         self.reader = asyncio.create_task(self._read(self.proc))
         line = await asyncio.wait_for(self.lines.get(), 15)
@@ -230,7 +238,9 @@ class ChannelLog:
 class Checker:
     """Follows one pool's deliveries and checks its invariants as they arrive."""
 
-    def __init__(self, name: str, pool: wsevents.Pool, violations: Violations, *, exact: bool) -> None:
+    def __init__(
+        self, name: str, pool: wsevents.Pool, violations: Violations, *, exact: bool
+    ) -> None:
         self.name = name
         self.pool = pool
         self.v = violations
@@ -318,8 +328,10 @@ class Checker:
             unmatched_jumps = +log.jumps
             unmatched_gaps = +log.gaps
             if self.exact and unmatched_jumps:
-                self.v.add(f"{self.name}: every jump reported by a gap",
-                           f"{channel}: {dict(unmatched_jumps)}")
+                self.v.add(
+                    f"{self.name}: every jump reported by a gap",
+                    f"{channel}: {dict(unmatched_jumps)}",
+                )
             if unmatched_gaps and self.exact:
                 self.v.add(f"{self.name}: no other gap", f"{channel}: {dict(unmatched_gaps)}")
             first, last = sent_first.get(channel), sent_last.get(channel)
@@ -330,28 +342,42 @@ class Checker:
             sent += span
             if self.exact:
                 if log.first != first or log.last != last:
-                    self.v.add(f"{self.name}: delivered exactly what was sent",
-                               f"{channel}: delivered {log.first}..{log.last}, sent {first}..{last}")
+                    self.v.add(
+                        f"{self.name}: delivered exactly what was sent",
+                        f"{channel}: delivered {log.first}..{log.last}, sent {first}..{last}",
+                    )
                 jumps_missing += (log.last - log.first + 1) - log.delivered
         delivered = stats.messages_delivered
         if self.exact:
             if stats.messages_dropped or self.queue_full_dropped:
                 self.v.add(f"{self.name}: nothing dropped", f"dropped {stats.messages_dropped}")
             if delivered + jumps_missing != sent:
-                self.v.add(f"{self.name}: delivered + missing = sent",
-                           f"{delivered} + {jumps_missing} != {sent}")
+                self.v.add(
+                    f"{self.name}: delivered + missing = sent",
+                    f"{delivered} + {jumps_missing} != {sent}",
+                )
         else:
             if self.queue_full_dropped != stats.messages_dropped:
-                self.v.add(f"{self.name}: queue_full agrees with stats",
-                           f"{self.queue_full_dropped} != {stats.messages_dropped}")
+                self.v.add(
+                    f"{self.name}: queue_full agrees with stats",
+                    f"{self.queue_full_dropped} != {stats.messages_dropped}",
+                )
             total = delivered + stats.messages_dropped + self.missing
             if total != sent:
-                self.v.add(f"{self.name}: delivered + dropped + gap-missing = sent",
-                           f"{delivered} + {stats.messages_dropped} + {self.missing} = {total} != {sent}")
+                self.v.add(
+                    f"{self.name}: delivered + dropped + gap-missing = sent",
+                    f"{delivered} + {stats.messages_dropped} + {self.missing} = {total} != {sent}",
+                )
         return {
-            "sent": sent, "delivered": delivered, "dropped": stats.messages_dropped,
-            "gaps": self.gap_events, "missing": self.missing, "handovers": self.handovers,
-            "reconnects": stats.reconnects, "handover_failures": self.handover_failures, "failed_attempts": stats.failed_attempts,
+            "sent": sent,
+            "delivered": delivered,
+            "dropped": stats.messages_dropped,
+            "gaps": self.gap_events,
+            "missing": self.missing,
+            "handovers": self.handovers,
+            "reconnects": stats.reconnects,
+            "handover_failures": self.handover_failures,
+            "failed_attempts": stats.failed_attempts,
             "duplicates_dropped": stats.duplicates_dropped,
         }
 
@@ -389,8 +415,16 @@ class Bus:
         self.recent: dict[str, set[int]] = collections.defaultdict(set)
         self.redelivered = 0
         self.consumers = [
-            Consumer(url, name="soak", channels=A_CHANNELS, group="soak", consumer=f"c{i}",
-                     start="0", block=0.2, claim_after=2.0)
+            Consumer(
+                url,
+                name="soak",
+                channels=A_CHANNELS,
+                group="soak",
+                consumer=f"c{i}",
+                start="0",
+                block=0.2,
+                claim_after=2.0,
+            )
             for i in range(2)
         ]
         for consumer in self.consumers:
@@ -439,10 +473,20 @@ def slope_per_min(samples: list[tuple[float, float]]) -> float:
 
 
 FAULTS = [  # kind, weight
-    ("sigkill_restart", 2), ("sigstop_sigcont", 2), ("close_1000", 1), ("close_1001", 1),
-    ("close_1011", 1), ("close_1012", 1), ("close_1013", 1), ("refuse_429", 1),
-    ("refuse_503", 1), ("refuse_401", 1), ("burst_slow_handler", 2), ("handover", 1),
-    ("rebalance", 1), ("redis_outage", 1),
+    ("sigkill_restart", 2),
+    ("sigstop_sigcont", 2),
+    ("close_1000", 1),
+    ("close_1001", 1),
+    ("close_1011", 1),
+    ("close_1012", 1),
+    ("close_1013", 1),
+    ("refuse_429", 1),
+    ("refuse_503", 1),
+    ("refuse_401", 1),
+    ("burst_slow_handler", 2),
+    ("handover", 1),
+    ("rebalance", 1),
+    ("redis_outage", 1),
 ]
 
 
@@ -475,9 +519,11 @@ class Soak:
             should_retry=should_retry,
             server_unavailable_delay=0.5,
             stable_after=2.0,
-            ping_interval=5.0, ping_timeout=2.0,
+            ping_interval=5.0,
+            ping_timeout=2.0,
             stale_after=1.0,
-            open_timeout=2.0, close_timeout=1.0,
+            open_timeout=2.0,
+            close_timeout=1.0,
             check_interval=0.25,
             handover_timeout=3.0,
             should_disconnect=MaxConnectionAge(max_age=self.rng.uniform(8, 15), margin=0),
@@ -542,20 +588,26 @@ class Soak:
         self.feed.sigcont()
 
     async def close(self, kind: str) -> None:
-        await self.feed.command(op="close", code=int(kind.split("_")[1]), pick=self.rng.randrange(100))
+        await self.feed.command(
+            op="close", code=int(kind.split("_")[1]), pick=self.rng.randrange(100)
+        )
 
     async def refuse(self, kind: str) -> None:
         status = int(kind.split("_")[1])
         if status == 401:
             await self.feed.command(op="refuse", status=401, count=1)
         else:
-            await self.feed.command(op="refuse", status=status, retry_after=1, count=self.rng.randint(1, 3))
+            await self.feed.command(
+                op="refuse", status=status, retry_after=1, count=self.rng.randint(1, 3)
+            )
         await self.feed.command(op="close", code=1012, pick=self.rng.randrange(100))
 
     async def burst_slow_handler(self, _kind: str) -> None:
         checker = self.rng.choice([self.check_a, self.check_b])
         checker.slow = 0.002
-        await self.feed.command(op="burst", n=self.rng.randint(100, 400), prefix="a" if checker is self.check_a else "b")
+        await self.feed.command(
+            op="burst", n=self.rng.randint(100, 400), prefix="a" if checker is self.check_a else "b"
+        )
         await asyncio.sleep(self.rng.uniform(1.0, 2.0))  # the slow window
         checker.slow = 0.0
 
@@ -610,8 +662,10 @@ class Soak:
 
         def fresh() -> bool:
             logs = {**self.check_a.channels, **self.check_b.channels}
-            return self.a.connected and self.b.connected and all(
-                logs[c].delivered >= marks[c] + 5 for c in marks
+            return (
+                self.a.connected
+                and self.b.connected
+                and all(logs[c].delivered >= marks[c] + 5 for c in marks)
             )
 
         self.invariants_checked += 1
@@ -636,25 +690,34 @@ class Soak:
             self.v.add("bus: publisher dropped nothing (block)", f"dropped {pstats.dropped}")
         await self.until(
             "bus: the group saw everything written",
-            lambda: self.bus.seen.count >= pstats.published, 30,
+            lambda: self.bus.seen.count >= pstats.published,
+            30,
         )
         differ = self.bus.seen.diff(self.check_a.prints)
         if differ:
-            self.v.add("bus: the group saw what was delivered and written, once",
-                       f"consumed {self.bus.seen.count}, published {pstats.published}, "
-                       f"delivered {self.check_a.prints.count}; channels differing: {differ}")
+            self.v.add(
+                "bus: the group saw what was delivered and written, once",
+                f"consumed {self.bus.seen.count}, published {pstats.published}, "
+                f"delivered {self.check_a.prints.count}; channels differing: {differ}",
+            )
         if pstats.published != figures["block"]["delivered"]:
-            self.v.add("bus: published every delivered message",
-                       f"published {pstats.published}, delivered {figures['block']['delivered']}")
+            self.v.add(
+                "bus: published every delivered message",
+                f"published {pstats.published}, delivered {figures['block']['delivered']}",
+            )
         self.invariants_checked += 3
         # the server: connect budget and send limit
         attempts = [float(x) for x in (self.tmp / "attempts").read_text().split()]
         # attempts queued in the kernel while the server was frozen are accepted together
         # at SIGCONT: their real times are unknown to the server, they are left out
-        counted = [t for t in attempts if not any(0 <= t - c < 0.25 for c in self.feed.continued_at)]
+        counted = [
+            t for t in attempts if not any(0 <= t - c < 0.25 for c in self.feed.continued_at)
+        ]
         busiest = busiest_window(counted, CONNECT[1])
         if busiest > CONNECT[0]:
-            self.v.add("server: connect budget", f"{busiest} attempts in {CONNECT[1]} s > {CONNECT[0]}")
+            self.v.add(
+                "server: connect budget", f"{busiest} attempts in {CONNECT[1]} s > {CONNECT[0]}"
+            )
         vfile = self.tmp / "violations"
         if vfile.exists():
             for line in vfile.read_text().splitlines():
@@ -663,8 +726,12 @@ class Soak:
         # close within the bound, nothing left running
         t0 = time.monotonic()
         await asyncio.wait_for(
-            asyncio.gather(self.a.close(), self.b.close(), self.publisher.close(),
-                           *(c.close() for c in self.bus.consumers)),
+            asyncio.gather(
+                self.a.close(),
+                self.b.close(),
+                self.publisher.close(),
+                *(c.close() for c in self.bus.consumers),
+            ),
             CLOSE_TIMEOUT + 1.0 + 5.0,
         )
         close_took = time.monotonic() - t0
@@ -673,56 +740,108 @@ class Soak:
         await asyncio.sleep(0)  # one turn of the loop for done callbacks
         left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         if len(left) > tasks_before - 1:
-            self.v.add("nothing left running after close()",
-                       ", ".join(sorted({t.get_coro().__qualname__ for t in left}))[:300])
+            self.v.add(
+                "nothing left running after close()",
+                ", ".join(sorted({t.get_coro().__qualname__ for t in left}))[:300],
+            )
         if open_fds() > fds_before + 1:
             self.v.add("fds back to baseline after close()", f"{open_fds()} > {fds_before}")
         self.invariants_checked += 3
-        for pool, checker in ((self.a, self.check_a), (self.b, self.check_b)):
+        for _pool, checker in ((self.a, self.check_a), (self.b, self.check_b)):
             if any(c.error is not None for c in checker.closed[:-1]) or (
                 checker.closed and checker.closed[-1].error is not None
             ):
                 self.v.add(f"{checker.name}: the pool closed only at the end", repr(checker.closed))
         self.invariants_checked += 2
-        figures["attempts"] = {"total": len(attempts), "busiest": busiest, "close_s": round(close_took, 3),
-                               "bus_published": pstats.published, "bus_consumed": self.bus.seen.count,
-                               "bus_errors": pstats.errors, "bus_redelivered": self.bus.redelivered}
+        figures["attempts"] = {
+            "total": len(attempts),
+            "busiest": busiest,
+            "close_s": round(close_took, 3),
+            "bus_published": pstats.published,
+            "bus_consumed": self.bus.seen.count,
+            "bus_errors": pstats.errors,
+            "bus_redelivered": self.bus.redelivered,
+        }
         return figures
 
     def report(self, figures: dict[str, Any], took: float) -> None:
-        rows = [("fault", "injected")] + sorted(self.faults.items())
+        rows = [("fault", "injected"), *sorted(self.faults.items())]
         rows.append(("(policy recycles: MaxConnectionAge, continuous)", "-"))
         print(f"\nchaos soak: seed {self.seed}, {took:.0f} s ({self.duration:.0f} s asked)")
         print(_table(rows))
-        rows = [("pool", "sent", "delivered", "dropped", "gaps", "missing", "dups dropped", "reconnects", "failed attempts", "handovers", "handovers failed")]
+        rows = [
+            (
+                "pool",
+                "sent",
+                "delivered",
+                "dropped",
+                "gaps",
+                "missing",
+                "dups dropped",
+                "reconnects",
+                "failed attempts",
+                "handovers",
+                "handovers failed",
+            )
+        ]
         for name in ("block", "drop_oldest"):
             f = figures[name]
-            rows.append((name, f["sent"], f["delivered"], f["dropped"], f["gaps"], f["missing"],
-                         f["duplicates_dropped"], f["reconnects"], f["failed_attempts"],
-                         f["handovers"], f["handover_failures"]))
+            rows.append(
+                (
+                    name,
+                    f["sent"],
+                    f["delivered"],
+                    f["dropped"],
+                    f["gaps"],
+                    f["missing"],
+                    f["duplicates_dropped"],
+                    f["reconnects"],
+                    f["failed_attempts"],
+                    f["handovers"],
+                    f["handover_failures"],
+                )
+            )
         print(_table(rows))
         att = figures["attempts"]
-        print(f"bus: published {att['bus_published']}, consumed {att['bus_consumed']} (+{att['bus_redelivered']} redelivered, dropped by dedup), "
-              f"publisher errors {att['bus_errors']}; server saw {att['total']} connection attempts, "
-              f"busiest {CONNECT[1]:g} s window {att['busiest']} (budget {CONNECT[0]}); "
-              f"close() took {att['close_s']} s")
+        print(
+            f"bus: published {att['bus_published']}, consumed {att['bus_consumed']} "
+            f"(+{att['bus_redelivered']} redelivered, dropped by dedup), "
+            f"publisher errors {att['bus_errors']}; server saw {att['total']} connection attempts, "
+            f"busiest {CONNECT[1]:g} s window {att['busiest']} (budget {CONNECT[0]}); "
+            f"close() took {att['close_s']} s"
+        )
         rows = [("after warm-up", "first", "last", "slope per minute")]
         for key, samples in self.samples.items():
             if samples:
-                rows.append((key, f"{samples[0][1]:.1f}", f"{samples[-1][1]:.1f}",
-                             f"{slope_per_min(samples):+.2f}"))
+                rows.append(
+                    (
+                        key,
+                        f"{samples[0][1]:.1f}",
+                        f"{samples[-1][1]:.1f}",
+                        f"{slope_per_min(samples):+.2f}",
+                    )
+                )
         print(_table(rows))
-        print(f"invariants checked: {self.invariants_checked} (end) + every message and gap as it came;"
-              f" violations: {sum(self.v.by_invariant.values())}")
+        print(
+            f"invariants checked: {self.invariants_checked} (end)"
+            " + every message and gap as it came;"
+            f" violations: {sum(self.v.by_invariant.values())}"
+        )
         for item in self.v.items:
             print(f"  VIOLATION {item}")
         if self.v.items:
-            print(f"reproduce with: python bench/soak.py --seed {self.seed} --duration {self.duration:g}")
+            print(
+                "reproduce with: python bench/soak.py"
+                f" --seed {self.seed} --duration {self.duration:g}"
+            )
 
 
 def _table(rows: list[tuple[Any, ...]]) -> str:
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines = [
+        "| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+        for r in rows
+    ]
     lines.insert(1, "| " + " | ".join("-" * w for w in widths) + " |")
     return "\n".join(lines)
 

@@ -26,10 +26,11 @@ Control: one JSON command per line on stdin, answered on stdout:
 
 Stdout also carries ``PORT <n>`` once listening, ``FIRST <channel> <seq>``
 the first time this process sends a channel, and ``AT <n>``, the highest
-number given so far, after each publication (a restart starts above it).  Every connection attempt's time
-(``time.monotonic()``, system-wide) is appended to ``DIR/attempts`` and every
-broken send limit to ``DIR/violations``, flushed every tick, so that a SIGKILL
-loses at most one tick of them.
+number given so far, after each publication (a restart starts above it).
+Every connection attempt's time (``time.monotonic()``, system-wide) is
+appended to ``DIR/attempts`` and every broken send limit to
+``DIR/violations``, flushed every tick, so that a SIGKILL loses at most one
+tick of them.
 """
 
 from __future__ import annotations
@@ -89,10 +90,10 @@ class Feed:
                     queue.put_nowait(json.dumps({"channel": channel, "seq": seq, "conn": conn}))
                 if channel not in self.first_sent:
                     self.first_sent.add(channel)
-                    print(f"FIRST {channel} {numbers[0]}", flush=True)  # noqa: T201
+                    print(f"FIRST {channel} {numbers[0]}", flush=True)
                 self.last_sent[channel] = numbers[-1]
         if self.counters:
-            print(f"AT {max(self.counters.values())}", flush=True)  # noqa: T201
+            print(f"AT {max(self.counters.values())}", flush=True)
 
     async def _send(self, client: FakeClient, queue: asyncio.Queue[str | None]) -> None:
         try:
@@ -101,7 +102,7 @@ class Feed:
                 if frame is None or client.closed:
                     return
                 await client.websocket.send(frame)
-        except Exception:  # noqa: BLE001 - the connection is gone: its numbers are missed
+        except Exception:
             return
         finally:
             self.queues.pop(client, None)
@@ -133,8 +134,8 @@ class Feed:
         if self.senders:
             await asyncio.wait(list(self.senders), timeout=timeout)
         for channel, seq in sorted(self.last_sent.items()):
-            print(f"LAST {channel} {seq}", flush=True)  # noqa: T201
-        print("QUIESCED", flush=True)  # noqa: T201
+            print(f"LAST {channel} {seq}", flush=True)
+        print("QUIESCED", flush=True)
 
 
 async def control(feed: Feed) -> None:
@@ -151,14 +152,16 @@ async def control(feed: Feed) -> None:
                 client = clients[command["pick"] % len(clients)]
                 asyncio.create_task(client.close(command["code"], "soak"))  # noqa: RUF006
         elif op == "refuse":
-            headers = {"Retry-After": str(command["retry_after"])} if "retry_after" in command else None
+            headers = (
+                {"Retry-After": str(command["retry_after"])} if "retry_after" in command else None
+            )
             server.refuse(command["status"], headers=headers, count=command["count"])
         elif op == "burst":
             channels = {c for c in feed.known_channels() if c.startswith(command["prefix"])}
             feed.publish(channels, command["n"])
         elif op == "quiesce":
             await feed.quiesce()
-        print(f"OK {op}", flush=True)  # noqa: T201
+        print(f"OK {op}", flush=True)
 
 
 async def main() -> None:
@@ -173,7 +176,7 @@ async def main() -> None:
     server = FakeServer(port=args.port, client_rate_limit=limit, close_timeout=0.5)
     await server.start()
     feed = Feed(server, args.base, args.log)
-    print(f"PORT {server.port}", flush=True)  # noqa: T201 - the soak reads the port
+    print(f"PORT {server.port}", flush=True)
     ticking = asyncio.create_task(feed.run(args.tick))
     await control(feed)
     ticking.cancel()

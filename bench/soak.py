@@ -88,6 +88,8 @@ SEND = (5, 1.0)  # the send limit of each connection
 A_CHANNELS = [f"a{i:02d}" for i in range(12)]
 B_CHANNELS = [f"b{i:02d}" for i in range(6)]
 CLOSE_TIMEOUT = 2.0
+#: seconds before the first fault (and without a new one at the end): at most this, and
+#: a fifth of the run (a 5 s run still sees faults)
 WARMUP = 3.0
 #: a restarted server numbers from this far above the last ``AT`` it printed (more than
 #: one publication, which a SIGKILL may cut before its ``AT`` line)
@@ -561,10 +563,11 @@ class Soak:
         self.publisher.attach(self.a)
         await self.publisher.start()
         await asyncio.wait_for(asyncio.gather(self.a.connect(), self.b.connect()), 15)
-        sampler = asyncio.create_task(self.sample(started + WARMUP))
-        await asyncio.sleep(WARMUP)  # warm-up: the pools settle before the first fault
+        warmup = min(WARMUP, self.duration / 5)
+        sampler = asyncio.create_task(self.sample(started + warmup))
+        await asyncio.sleep(warmup)  # warm-up: the pools settle before the first fault
         deadline = started + self.duration
-        while time.monotonic() < deadline - 2.0:
+        while time.monotonic() < deadline - warmup:
             kind = self.rng.choices([k for k, _ in FAULTS], [w for _, w in FAULTS])[0]
             self.faults[kind] += 1
             action = kind.split("_")[0] if kind.startswith(("close", "refuse")) else kind

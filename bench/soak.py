@@ -115,8 +115,9 @@ class Violations:
 class Feed:
     """The server process: started, killed, stopped, continued, commanded."""
 
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, compression: str) -> None:
         self.log = log
+        self.compression = compression
         self.port = 0
         self.base = 0
         self.proc: asyncio.subprocess.Process | None = None
@@ -139,6 +140,8 @@ class Feed:
             str(self.base),
             "--log",
             str(self.log),
+            "--compression",
+            self.compression,
             "--send-limit",
             str(SEND[0]),
             str(SEND[1]),
@@ -493,14 +496,23 @@ FAULTS = [  # kind, weight
 
 
 class Soak:
-    def __init__(self, seed: int, duration: float) -> None:
+    def __init__(
+        self,
+        seed: int,
+        duration: float,
+        *,
+        transport: str = "websockets",
+        compression: str = "deflate",
+    ) -> None:
+        self.transport = transport
+        self.compression = compression
         self.seed = seed
         self.duration = duration
         self.rng = random.Random(seed)
         self.v = Violations()
         self.faults: collections.Counter[str] = collections.Counter()
         self.tmp = Path(tempfile.mkdtemp(prefix="wsev-soak-"))
-        self.feed = Feed(self.tmp)
+        self.feed = Feed(self.tmp, compression)
         self.redis = RedisServer(fsync_always=True)
         self.connect_limit = wsevents.RateLimit(CONNECT[0], per=CONNECT[1])
         self.samples: dict[str, list[tuple[float, float]]] = {"rss": [], "fds": [], "tasks": []}
@@ -513,6 +525,7 @@ class Soak:
 
         return wsevents.Pool(
             f"ws://127.0.0.1:{self.feed.port}/",
+            transport=self.transport,
             subscriptions=channels,
             sequence=lambda m: m.get("seq"),
             backoff=wsevents.ExponentialBackoff(
@@ -770,7 +783,10 @@ class Soak:
     def report(self, figures: dict[str, Any], took: float) -> None:
         rows = [("fault", "injected"), *sorted(self.faults.items())]
         rows.append(("(policy recycles: MaxConnectionAge, continuous)", "-"))
-        print(f"\nchaos soak: seed {self.seed}, {took:.0f} s ({self.duration:.0f} s asked)")
+        print(
+            f"\nchaos soak: seed {self.seed}, {took:.0f} s ({self.duration:.0f} s asked), "
+            f"transport {self.transport}, compression {self.compression}"
+        )
         print(_table(rows))
         rows = [
             (
@@ -853,12 +869,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
     parser.add_argument("--seed", type=int, default=None, help="the fault schedule's seed")
+    parser.add_argument("--transport", default="websockets", help="websockets (default) or picows")
+    parser.add_argument(
+        "--compression",
+        choices=("deflate", "none"),
+        default="deflate",
+        help="the feed server's permessage-deflate (default deflate)",
+    )
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     print(f"seed {seed}", flush=True)
     # the faults make wsevents log a warning per reconnect: the table counts them instead
     logging.getLogger("wsevents").setLevel(logging.ERROR)
-    return asyncio.run(Soak(seed, args.duration).run())
+    soak = Soak(seed, args.duration, transport=args.transport, compression=args.compression)
+    return asyncio.run(soak.run())
 
 
 if __name__ == "__main__":

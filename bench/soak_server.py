@@ -170,10 +170,16 @@ async def main() -> None:
     parser.add_argument("--base", type=int, default=0)
     parser.add_argument("--tick", type=float, default=0.02)
     parser.add_argument("--log", type=Path, required=True)
+    parser.add_argument("--compression", choices=("deflate", "none"), default="deflate")
     parser.add_argument("--send-limit", type=float, nargs=2, default=None)
     args = parser.parse_args()
     limit = (int(args.send_limit[0]), args.send_limit[1]) if args.send_limit else None
-    server = FakeServer(port=args.port, client_rate_limit=limit, close_timeout=0.5)
+    server = FakeServer(
+        port=args.port,
+        client_rate_limit=limit,
+        close_timeout=0.5,
+        compression=None if args.compression == "none" else "deflate",
+    )
     await server.start()
     feed = Feed(server, args.base, args.log)
     print(f"PORT {server.port}", flush=True)

@@ -64,6 +64,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -94,6 +95,8 @@ WARMUP = 3.0
 #: a restarted server numbers from this far above the last ``AT`` it printed (more than
 #: one publication, which a SIGKILL may cut before its ``AT`` line)
 BASE_MARGIN = 1000
+#: how far the tasks and fds of the last quarter may sit above the first quarter's
+FLAT_MARGIN = 10
 #: the numbers per channel within which the bus check drops redeliveries
 DEDUP_WINDOW = 20_000
 
@@ -587,6 +590,7 @@ class Soak:
             await asyncio.wait_for(getattr(self, action)(kind), 30)
             await asyncio.sleep(self.rng.uniform(0.3, 1.2))
         sampler.cancel()
+        self.check_flat()
         figures = await self.finish(fds_before, tasks_before)
         self.report(figures, time.monotonic() - started)
         return 1 if self.v.items else 0
@@ -656,6 +660,21 @@ class Soak:
                 self.samples["fds"].append((now, open_fds()))
                 self.samples["tasks"].append((now, len(asyncio.all_tasks())))
             await asyncio.sleep(0.5)  # the sampling period
+
+    def check_flat(self) -> None:
+        """Tasks and fds after warm-up: the last quarter's median at most
+        ``FLAT_MARGIN`` above the first quarter's (faults make them swing, a leak
+        makes them climb).  RSS is reported, not judged (the allocator's noise)."""
+        for key in ("tasks", "fds"):
+            values = [y for _, y in self.samples[key]]
+            if len(values) < 8:
+                continue
+            quarter = len(values) // 4
+            first = statistics.median(values[:quarter])
+            last = statistics.median(values[-quarter:])
+            self.invariants_checked += 1
+            if last > first + FLAT_MARGIN:
+                self.v.add(f"{key} flat after warm-up", f"median {first:g} -> {last:g}")
 
     async def until(self, what: str, condition: Any, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -98,7 +98,7 @@ BASE_MARGIN = 1000
 #: how far the tasks and fds of the last quarter may sit above the first quarter's
 FLAT_MARGIN = 10
 #: the numbers per channel within which the bus check drops redeliveries
-DEDUP_WINDOW = 20_000
+DEDUP_WINDOW = 3_000
 
 
 class Violations:

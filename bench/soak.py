@@ -520,11 +520,15 @@ class Soak:
         self.connect_limit = wsevents.RateLimit(CONNECT[0], per=CONNECT[1])
         self.samples: dict[str, list[tuple[float, float]]] = {"rss": [], "fds": [], "tasks": []}
         self.invariants_checked = 0
+        self.retried_401 = 0
 
     def pool(self, channels: list[str], **extra: Any) -> wsevents.Pool:
         def should_retry(failure: Any) -> bool:
             # the scripted 401 is transient (see the module docstring)
-            return default_should_retry(failure) or failure.status == 401
+            if failure.status == 401:
+                self.retried_401 += 1
+                return True
+            return default_should_retry(failure)
 
         return wsevents.Pool(
             f"ws://127.0.0.1:{self.feed.port}/",
@@ -802,6 +806,7 @@ class Soak:
     def report(self, figures: dict[str, Any], took: float) -> None:
         rows = [("fault", "injected"), *sorted(self.faults.items())]
         rows.append(("(policy recycles: MaxConnectionAge, continuous)", "-"))
+        rows.append(("(401 refusals met and retried through should_retry)", self.retried_401))
         print(
             f"\nchaos soak: seed {self.seed}, {took:.0f} s ({self.duration:.0f} s asked), "
             f"transport {self.transport}, compression {self.compression}"

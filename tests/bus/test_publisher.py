@@ -321,3 +321,23 @@ async def test_payloads_json_cannot_encode(redis_server: RedisServer,
     assert publisher.stats.dropped == 1
     assert [r[2] for r in await records(raw, "wsevents:feed:c") if len(r) == 3] == [{"seq": 1}]
     await publisher.close()
+
+
+async def test_soak_found_an_event_after_close_raised_invalid_state(
+    redis_server: RedisServer,
+) -> None:
+    """Found by bench/soak.py: closing the publisher and its source together
+    cancelled the idle writer's wake-up future; the source's last lifecycle
+    event, already on its way to the observer, then set it:
+    ``InvalidStateError`` in the source's ``error`` event."""
+    publisher = RedisPublisher(redis_server.url, name="feed")
+    source = Source(subscriptions=("a",))
+    publisher.attach(source)
+    await publisher.start()
+    observer = source.observers[0]  # what a dispatcher holds while it delivers
+    await asyncio.wait_for(publisher.flush(), 5)
+    await until(lambda: publisher._wake is not None)  # the writer waits for records
+    await publisher.close()
+    closed = wsevents.Closed(reason=wsevents.CloseReason.USER, error=None)
+    assert observer("closed", closed) is None  # no InvalidStateError
+    assert publisher.stats.pending == 2  # _events and a's stream: taken, never written

@@ -317,6 +317,9 @@ class RedisPublisher(EventEmitter):
             writer.cancel()
             await asyncio.wait([writer], timeout=self._link.timeout)
         await self._pipe.abandon()
+        # The cancel cancelled the writer's wake-up future: an event still on
+        # its way from the source must not try to set it.
+        self._wake = None
         await self._link.close()
         self._release(self._room)
 

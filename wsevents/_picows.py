@@ -19,7 +19,7 @@ import socket
 import ssl as _ssl
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, NoReturn
 
 from websockets.asyncio.messages import MAX_FRAGMENTS as _MAX_FRAGMENTS
 
@@ -81,9 +81,11 @@ class _PicowsConnection:
         return None if code is None else _picows_code(code)
 
     def close_info(self, exc: BaseException) -> CloseInfo:
-        if getattr(getattr(self, "ws", None), "bad_close", False):
-            # An invalid close code: we failed the connection with 1002 (RFC 6455 7.4.1).
-            return CloseInfo(None, "", 1002, "invalid close code", False)
+        failure = getattr(getattr(self, "ws", None), "failure", None)
+        if failure is not None:
+            # A check of ours failed the connection (RSV bits, an invalid close code,
+            # too many fragments): picows' own record of it says less.
+            return CloseInfo(None, "", failure[0], failure[1], False)
         rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)
         return CloseInfo(
             rcvd_code=None if rcvd is None else _picows_code(rcvd.code),
@@ -187,10 +189,10 @@ def _picows_parts() -> _PicowsParts | None:
 
     class _Listener(ClientConnection):
         __slots__ = (
-            "bad_close",
             "behind",
             "deflate",
             "ended",
+            "failure",
             "fragments",
             "inflater",
             "limit",
@@ -216,8 +218,8 @@ def _picows_parts() -> _PicowsParts | None:
             self.max_message: int = kwargs["max_message_size"]
             #: a close frame or a protocol error was seen: later frames are ignored
             self.ended = False
-            #: the server's close frame carried an invalid code: a protocol error (1002)
-            self.bad_close = False
+            #: the close code and reason a check of ours failed the connection with
+            self.failure: tuple[int, str] | None = None
             #: frames of the fragmented message under way (0: none)
             self.fragments = 0
 
@@ -268,6 +270,13 @@ def _picows_parts() -> _PicowsParts | None:
             assert make_frame is not None
             self.other_frame(transport, make_frame(text, data, True, False))
 
+        def fail(self, code: Any, reason: str) -> NoReturn:
+            """Fail the connection with ``code`` (picows sends the close frame), and
+            remember why: its own record would say 1006 or the code received."""
+            self.end()
+            self.failure = (int(code), reason)
+            raise protocol_error(code, reason)
+
         def other_frame(self, transport: Any, frame: Any) -> None:
             """Every frame the receiver did not take, with RFC 6455's checks that
             picows leaves out (the receiver's frames passed them on the way)."""
@@ -275,18 +284,15 @@ def _picows_parts() -> _PicowsParts | None:
                 return  # nothing after a close frame or a protocol error (5.5.1, 7.1.7)
             kind = frame.msg_type
             if frame.rsv2 or frame.rsv3 or (frame.rsv1 and (kind in control or not self.deflate)):
-                self.end()
-                raise protocol_error(close_code.PROTOCOL_ERROR, "reserved bits set")
+                self.fail(close_code.PROTOCOL_ERROR, "reserved bits set")
             if kind == close:
                 self.end()
                 if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
-                    self.bad_close = True  # picows took it as received: close_info corrects
-                    raise protocol_error(close_code.PROTOCOL_ERROR, "invalid close code")
+                    self.fail(close_code.PROTOCOL_ERROR, "invalid close code")
             elif kind == continuation:
                 # websockets' cap on the frames of one message (1009), the same here
                 if self.fragments >= _MAX_FRAGMENTS:
-                    self.end()
-                    raise protocol_error(close_code.MESSAGE_TOO_BIG, "too many fragments")
+                    self.fail(close_code.MESSAGE_TOO_BIG, "too many fragments")
                 self.fragments = 0 if frame.fin else self.fragments + 1
             elif (kind == text or kind == binary) and not frame.fin:
                 self.fragments = 1

@@ -269,7 +269,7 @@ class Reader:
 
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
-            nonlocal next_sample
+            nonlocal next_sample, stamps
             now = monotonic_ns()
             counters.messages_received += 1
             if tap is not None:
@@ -308,10 +308,11 @@ class Reader:
                         # Every message read before this one was delivered, or is
                         # in a handler now (then nothing is read until it is
                         # done, or its stamp is kept one turn more): forget them.
-                        self._older = stamps.copy()
-                        stamps.clear()
+                        # (A swap, not a copy: the old map becomes the older one.)
+                        self._older = stamps
+                        stamps = self._stamps = {}
                     elif len(stamps) > most:
-                        stamps.clear()  # a queue that never empties
+                        stamps = self._stamps = {}  # a queue that never empties
             if inline and deliver_now(name, message):
                 return None
             if stamps is not None:

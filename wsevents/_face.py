@@ -16,10 +16,12 @@ from typing import Any, TypeVar
 from . import _config as cfg
 from ._delivery import Dispatcher
 from ._emitter import Emitter
-from ._options import Options
+from ._options import Options, connection_options
 from ._stream import Stream
+from ._transport import Transport, resolve_transport
 from .events import MESSAGE, State
 from .exceptions import ConfigError, WSEventsError
+from .routing import Protocol
 
 
 __all__ = ["Face"]
@@ -30,11 +32,30 @@ _F = TypeVar("_F", bound="Face")
 class Face(Emitter):
     """An emitter users connect, stream from and close (``Connection``, ``Pool``)."""
 
-    __slots__ = ("_delivery", "_options", "_streams")
+    __slots__ = ("_delivery", "_options", "_streams", "_transport", "protocol", "url")
 
     _delivery: Dispatcher
     _options: Options
     _streams: set[Stream] | None
+    _transport: Transport
+    #: maps frames to channels and channels to subscribe frames (the ``protocol`` option)
+    protocol: Protocol
+    #: the ``ws://`` or ``wss://`` URL
+    url: str
+
+    def _begin(self, url: str, transport: str | Transport | None, options: Any) -> Options:
+        """Validate the URL, the transport and the options (:class:`ConfigError` naming
+        a bad one), then become an emitter; the options, frozen."""
+        self.url = cfg.check_url(url)
+        self._transport = resolve_transport(transport)
+        try:
+            opts = connection_options(self.url, **options)
+        except TypeError as exc:
+            raise ConfigError("options", sorted(options), f"unknown option ({exc})") from exc
+        Emitter.__init__(self)
+        self._options = opts
+        self.protocol = opts.protocol
+        return opts
 
     @property
     def overflow(self) -> str:

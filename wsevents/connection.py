@@ -30,11 +30,10 @@ from ._delivery import Dispatcher
 from ._face import Face
 from ._fileconfig import load_config, options_from_mapping
 from ._link import subscribe_frames, unsubscribe_frames
-from ._options import Options, connection_options
 from ._runner import build
 from ._stats import Counters, ReceiveTime, Stats
 from ._stream import Stream
-from ._transport import Transport, resolve_transport
+from ._transport import Transport
 from .events import State
 from .exceptions import ConfigError, NotConnected, WSEventsError
 from .routing import Frame, JsonProtocol, Protocol
@@ -123,21 +122,10 @@ class Connection(Face):
         "_runner",
         "_subscriptions",
         "_supervisor",
-        "_transport",
-        "protocol",
-        "url",
     )
 
     def __init__(self, url: str, *, transport: str | Transport | None = None, **options: Any):
-        self.url = cfg.check_url(url)
-        self._transport = resolve_transport(transport)
-        try:
-            opts = connection_options(self.url, **options)
-        except TypeError as exc:
-            raise ConfigError("options", sorted(options), f"unknown option ({exc})") from exc
-        super().__init__()
-        self._options: Options = opts
-        self.protocol: Protocol = opts.protocol
+        opts = self._begin(url, transport, options)
         self._subscriptions: dict[str, None] = dict.fromkeys(opts.subscriptions)
         self._masked_url = cfg.mask_url(self.url)
         self._counters = counters = Counters()

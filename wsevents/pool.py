@@ -31,16 +31,16 @@ from ._delivery import Dispatcher
 from ._face import Face
 from ._link import venue_limit
 from ._move import Move
-from ._options import Observe, Options, connection_options
+from ._options import Observe
 from ._shard import Shard
 from ._stats import Counters, ReceiveTime, Stats
 from ._stream import Stream
 from ._tracking import SequenceTracker
-from ._transport import Transport, resolve_transport
+from ._transport import Transport
 from .events import CLOSED, Closed, CloseReason, State
-from .exceptions import ConfigError, NotConnected, PoolFull, WSEventsError
+from .exceptions import NotConnected, PoolFull, WSEventsError
 from .ratelimit import RateLimit
-from .routing import Frame, Protocol
+from .routing import Frame
 
 
 __all__ = ["Pool", "PoolStats"]
@@ -175,9 +175,6 @@ class Pool(Face):
         "_shards_closed",
         "_state",
         "_tracker",
-        "_transport",
-        "protocol",
-        "url",
     )
 
     def __init__(
@@ -190,15 +187,7 @@ class Pool(Face):
         recycle_spacing: float = 5.0,
         **options: Any,
     ) -> None:
-        self.url = cfg.check_url(url)
-        self._transport = resolve_transport(transport)
-        try:
-            opts = connection_options(self.url, **options)
-        except TypeError as exc:
-            raise ConfigError("options", sorted(options), f"unknown option ({exc})") from exc
-        super().__init__()
-        self._options: Options = opts
-        self.protocol: Protocol = opts.protocol
+        opts = self._begin(url, transport, options)
         self._max_channels = cfg.check_positive_int(
             "max_channels",
             opts.protocol.max_channels if max_channels is None else max_channels,

@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "policies": 1,
     # wsevents.book: the book, the synchroniser, its payloads and the venue rules are
     # pure (L1); the keeper drives them from a Connection (L3); its testing feed is L4.
+    "book._levels": 0,
     "book._book": 1,
     "book._events": 1,
     "book._venue": 1,

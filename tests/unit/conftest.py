@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 
@@ -17,3 +20,20 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.differing_executors, HealthCheck.too_slow],
 )
+
+
+@pytest.fixture(scope="module", params=["compiled", "python"])
+def level_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run a module's tests on both level loops of the order book: the compiled
+    one (``wsevents/book/_levels.c``) and the pure-Python one it falls back to."""
+    from wsevents.book import _book
+
+    if request.param == "compiled":
+        assert _book._compiled is not None, (
+            "wsevents.book._levels was not built: the install needs a C compiler"
+        )
+        yield request.param
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_book, "_compiled", None)
+        yield request.param

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from wsevents.book import OrderBook, okx_checksum
+from wsevents.book import OrderBook, _book, okx_checksum
+
+
+#: every test here runs on the compiled level loop and on the pure-Python one
+pytestmark = pytest.mark.usefixtures("level_loop")
 
 
 def test_levels_sorted_best_first_and_removed_at_zero() -> None:
@@ -172,3 +176,73 @@ def test_removed_levels_stay_dead_until_back_trimmed_or_compacted() -> None:
     many.apply(asks=[["1000", "0"]])
     assert many.best_ask == (2000.0, 2.0)
     assert side.keys == [2000.0]  # the dead head was trimmed by the read
+
+
+#: what venues send, and what they should not: other spellings of a number (a
+#: sign, an exponent, spaces, underscores, non-ASCII digits, too many digits),
+#: non-numbers, NaN and infinities, and other types than str
+weird_texts = st.sampled_from(
+    ["1", "1.5", "1.50", "01.5", "1.", ".5", "0", "0.000", "-0", "+2", "1e2", "1E-1", " 3",
+     "4 ", "1_0", "\u0661\u0662", "12345678901234567", "0.0000000000000001", "1" * 400,
+     "-1", "nan", "inf", "-inf", "", ".", "1..2", "x", "\x00", "1.500", "2.2500", "1.5e0",
+     "95604230411.44269", "4.3915000806360837", "9007199254740993", "0.1", "0.3"]
+)
+#: few prices, so that levels come back, and under other spellings
+few_prices = st.sampled_from(["1", "1.0", "1.5", "1.50", "01.5", "2", "2.25", "3"])
+weird_levels = st.one_of(
+    st.tuples(few_prices, sizes).map(list),
+    st.tuples(few_prices, weird_texts).map(list),
+    st.tuples(weird_texts, sizes).map(list),
+    st.tuples(st.one_of(few_prices, weird_texts), sizes, st.just("extra")),
+    st.tuples(st.one_of(few_prices, st.floats(), st.integers(-5, 5)),
+              st.one_of(sizes, st.floats(), st.integers(-5, 5))).map(list),
+    st.just([]),
+    st.just(["1"]),
+)
+
+
+def _state(book: OrderBook) -> tuple[object, ...]:
+    sides = (book._bids, book._asks)
+    return tuple((dict(s.sizes), dict(s.names), list(s.keys)) for s in sides)
+
+
+@pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(weird_levels, max_size=6), max_size=30))
+def test_the_compiled_loop_does_what_the_python_loop_does(
+    batches: list[list[list[object]]],
+) -> None:
+    """Any batches of levels, good and bad: the compiled loop leaves each side
+    (sizes, names, dead keys) exactly as the pure-Python loop does, and raises
+    the same error after applying the same levels."""
+    compiled, pure = OrderBook("C"), OrderBook("P")
+    pure_side = pure._bids
+    for levels in batches:
+        outcome: list[object] = []
+        for side in (compiled._bids, pure_side):
+            try:
+                if side is pure_side:
+                    side.apply_each(levels)
+                else:
+                    side.apply(levels)
+                outcome.append(None)
+            except Exception as exc:  # noqa: BLE001 - compared below
+                outcome.append((type(exc), str(exc)))
+        assert outcome[0] == outcome[1]
+        assert _state(compiled) == _state(pure)
+    assert compiled.raw_bids() == pure.raw_bids()
+
+
+@pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
+def test_the_compiled_loop_reads_prices_as_float_does() -> None:
+    """The compiled loop's own parse of plain decimals gives float()'s value
+    (a level found again by its float key, never another one)."""
+    assert _book._compiled is not None
+    book = OrderBook("X")
+    texts = [f"{i / 1000:.3f}" for i in range(1, 3000, 7)] + ["0.1", "0.3", "123456789.012345"]
+    book.apply(bids=[[t, "1"] for t in texts])
+    book.apply(bids=[[t, "0"] for t in texts])
+    assert len(book) == 0
+    book.apply(bids=[[t, "2"] for t in texts])  # every one back by its float key
+    assert sorted(book._bids.names) == sorted(-float(t) for t in texts)
+    assert book.bids(1) == [(123456789.012345, 2.0)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from wsevents.book import (
     BookState,
     OrderBook,
@@ -11,6 +13,10 @@ from wsevents.book import (
     SymbolSync,
 )
 from wsevents.book._sync import APPLIED, NOTHING
+
+
+#: every test here runs on the compiled level loop and on the pure-Python one
+pytestmark = pytest.mark.usefixtures("level_loop")
 
 
 def make(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from wsevents.book import (
@@ -25,6 +26,10 @@ from wsevents.book import (
     SymbolSync,
 )
 from wsevents.book._sync import APPLIED, NOTHING
+
+
+#: every test here runs on the compiled level loop and on the pure-Python one
+pytestmark = pytest.mark.usefixtures("level_loop")
 
 
 #: 200 examples per property by default (the suite runs on 2 cores);

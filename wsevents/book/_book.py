@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, TypeAlias
 
 
@@ -41,6 +41,15 @@ __all__ = ["OKX_CHECKSUM_DEPTH", "Level", "OrderBook", "RawLevel", "okx_checksum
 Level: TypeAlias = tuple[float, float]
 #: A price level as the venue's ``(price, size)`` strings.
 RawLevel: TypeAlias = tuple[str, str]
+
+#: The compiled level loop (``wsevents/book/_levels.c``), or ``None`` when the
+#: extension was not built (no C compiler at install): the pure loop then runs.
+_Loop: TypeAlias = Callable[[dict[str, Any], dict[float, str], float, Sequence[Any], int], int]
+_compiled: _Loop | None
+try:
+    from ._levels import apply as _compiled
+except ImportError:  # pragma: no cover - depends on the install having a C compiler
+    _compiled = None
 
 #: How many levels of each side OKX's checksum covers.
 OKX_CHECKSUM_DEPTH: Final = 25
@@ -84,6 +93,30 @@ class _Side:
                 were applied.
             IndexError: A level has fewer than two fields.
         """
+        compiled = _compiled
+        if compiled is None:
+            self.apply_each(updates)
+            return
+        if updates.__class__ is not list and updates.__class__ is not tuple:
+            updates = list(updates)
+        levels: Sequence[Sequence[Any]] = updates
+        done = compiled(self.sizes, self.names, self.sign, levels, 0)
+        if done < len(levels):
+            self._rest(compiled, levels, done)
+
+    def _rest(self, compiled: _Loop, levels: Sequence[Sequence[Any]], done: int) -> None:
+        """From ``levels[done]`` on: each level the compiled loop leaves to Python
+        (a new price, another spelling, bad input, which raises as the pure loop
+        does) in Python, the others compiled."""
+        count = len(levels)
+        while done < count:
+            self.apply_each(levels[done : done + 1])
+            done = compiled(self.sizes, self.names, self.sign, levels, done + 1)
+
+    def apply_each(self, updates: Iterable[Sequence[Any]]) -> None:
+        """:meth:`apply` in pure Python, level by level (what the compiled loop
+        of :mod:`wsevents.book._levels` does for the common levels, and the
+        rest)."""
         sizes = self.sizes
         inf = _INF
         names = self.names

@@ -118,29 +118,33 @@ levels_apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (parse(size, &amount) < 0) {
             break;
         }
-        PyObject *held = PyDict_GetItemWithError(sizes, price); /* borrowed */
-        if (held == NULL && PyErr_Occurred()) {
-            return NULL;
+        if (amount > 0.0 && amount < HUGE_VAL) {
+            /* One lookup for a live level: store, and undo if it was not one. */
+            Py_ssize_t before = PyDict_GET_SIZE(sizes);
+            if (PyDict_SetItem(sizes, price, size) < 0) {
+                return NULL;
+            }
+            if (PyDict_GET_SIZE(sizes) == before) {
+                continue; /* a live level's size replaced */
+            }
+            if (PyDict_DelItem(sizes, price) < 0) {
+                return NULL;
+            }
         }
-        if (held != NULL) {
-            if (amount > 0.0 && amount < HUGE_VAL) {
-                if (PyDict_SetItem(sizes, price, size) < 0) {
-                    return NULL;
-                }
-                continue;
+        else if (amount == 0.0) {
+            if (PyDict_DelItem(sizes, price) == 0) {
+                continue; /* a live level removed */
             }
-            if (amount == 0.0) {
-                if (PyDict_DelItem(sizes, price) < 0) {
-                    return NULL;
-                }
-                continue;
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                return NULL;
             }
+            PyErr_Clear();
             break;
         }
-        /* A dead level back? */
-        if (!(amount > 0.0 && amount < HUGE_VAL)) {
+        else {
             break;
         }
+        /* Not a live level: a dead one back (by its float key), or a new one. */
         double value;
         if (parse(price, &value) < 0) {
             break;

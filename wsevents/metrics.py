@@ -1,8 +1,11 @@
 """Prometheus metrics of a feed (extra ``wsevents[prometheus]``, on ``prometheus_client``).
 
-:class:`StatsCollector` exposes the ``stats`` of a ``Connection``, or of anything
-with a ``stats`` attribute (a ``Pool``: its ``shards``, objects with ``id`` and
-``stats``, are labelled one by one).  Everything is read when Prometheus
+:class:`StatsCollector` exposes the ``stats`` of a ``Connection``, a bus
+``Consumer`` (:class:`wsevents.bus.ConsumerStats`: its own Redis connection's
+``connects``/``disconnects``, and ``entries_read``, ``entries_acked``,
+``entries_claimed``, ``dead_letters``), or of anything with a ``stats``
+attribute (a ``Pool``: its ``shards``, objects with ``id`` and ``stats``, are
+labelled one by one).  Everything is read when Prometheus
 scrapes: nothing runs per message.  Disconnects by reason and handovers are
 counted from the ``disconnect`` and ``handover`` events (lifecycle events only).
 
@@ -45,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
 from .events import DISCONNECT, HANDOVER, State
 
 
-__all__ = ["COUNTERS", "GAUGES", "StatsCollector", "start_http_server"]
+__all__ = ["BUS_COUNTERS", "COUNTERS", "GAUGES", "StatsCollector", "start_http_server"]
 
 #: the ``Stats`` counters exposed, as ``wsevents_<name>_total``
 COUNTERS: Final = (
@@ -66,6 +69,9 @@ COUNTERS: Final = (
     "gaps",
     "duplicates_dropped",
 )
+#: the counters only a bus ``Consumer`` has (:class:`wsevents.bus.ConsumerStats`),
+#: as ``wsevents_<name>_total``
+BUS_COUNTERS: Final = ("entries_read", "entries_acked", "entries_claimed", "dead_letters")
 #: the ``Stats`` gauges exposed, as ``wsevents_<name>``
 GAUGES: Final = (
     ("queue_depth", "queue_depth"),
@@ -80,7 +86,7 @@ class StatsCollector(Collector):
     """A Prometheus collector of one feed's ``stats``, read at scrape time.
 
     Args:
-        source: a ``Connection``, a ``Pool``, or anything with ``stats`` (a
+        source: a ``Connection``, a ``Pool``, a bus ``Consumer``, or anything with ``stats`` (a
             :class:`wsevents.Stats`, or any object with some of its fields).
         feed: the ``feed`` label (tells several collectors apart).
         registry: where to register (None: do not register).
@@ -138,7 +144,7 @@ class StatsCollector(Collector):
             # the pool's own stats (the aggregate) carry shard="" next to its shards
             return [self.feed, shard] if shards else [self.feed]
 
-        for name in COUNTERS:
+        for name in (*COUNTERS, *BUS_COUNTERS):
             family = CounterMetricFamily(f"{prefix}_{name}", f"Stats.{name}", labels=labels)
             for shard, stats in parts:
                 value = getattr(stats, name, None)

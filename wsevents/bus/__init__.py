@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..exceptions import BusError
 from ._link import BusConnected, BusDisconnected
-from .consumer import Consumer
+from .consumer import Consumer, ConsumerStats
 from .publisher import PublisherStats, RedisPublisher
 
 
@@ -26,6 +26,7 @@ __all__ = [
     "BusDisconnected",
     "BusError",
     "Consumer",
+    "ConsumerStats",
     "PublisherStats",
     "RedisPublisher",
 ]

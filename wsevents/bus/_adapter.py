@@ -76,6 +76,17 @@ class Delivery(Emitter):
         """How many messages were handed to their handlers so far."""
         return self._counters.messages_delivered
 
+    @property
+    def queue_depth(self) -> int:
+        """How many messages wait for their handlers now."""
+        return self._dispatcher.depth
+
+    @property
+    def queue_peak(self) -> int:
+        """The most messages that waited for their handlers at once (sampled when
+        the queue grows)."""
+        return self._counters.queue_peak
+
     async def stop_delivery(self, timeout: float) -> int:
         """Deliver what is queued (within ``timeout`` seconds), then stop.
 

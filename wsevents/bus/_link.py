@@ -103,6 +103,7 @@ class RedisLink:
         self._on_disconnect = on_disconnect
         self._client: aioredis.Redis | None = None
         self._connects = 0
+        self._outages = 0
         self._lost_at: float | None = None
         self._closed = asyncio.Event()
         #: clients being closed after a failure
@@ -114,6 +115,16 @@ class RedisLink:
     def connected(self) -> bool:
         """True while a checked client is held."""
         return self._client is not None
+
+    @property
+    def connects(self) -> int:
+        """How many times a client was connected and checked."""
+        return self._connects
+
+    @property
+    def outages(self) -> int:
+        """How many times the connection was lost (each reported once)."""
+        return self._outages
 
     def _new_client(self, extra_timeout: float) -> aioredis.Redis:
         return aioredis.Redis.from_url(
@@ -181,6 +192,7 @@ class RedisLink:
             task.add_done_callback(self._closing.discard)
         if self._lost_at is None:
             self._lost_at = time.monotonic()
+            self._outages += 1
             self._on_disconnect(
                 BusDisconnected(url=self.masked_url, error=f"{type(exc).__name__}: {exc}")
             )

@@ -43,17 +43,18 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Final
 
+import attrs
 from redis.exceptions import RedisError, ResponseError
 
 from ..backoff import Backoff, ExponentialBackoff
-from ..events import MESSAGE_PREFIX
+from ..events import GAP, MESSAGE_PREFIX
 from ..exceptions import BusError, ConfigError
 from ._adapter import Delivery
 from ._encoding import EVENTS_STREAM, dead_letter_key, decode_lifecycle, loads, stream_key
 from ._link import BusDisconnected, RedisLink, check_url
 
 
-__all__ = ["Consumer"]
+__all__ = ["Consumer", "ConsumerStats"]
 
 logger = logging.getLogger("wsevents.bus")
 
@@ -61,6 +62,46 @@ logger = logging.getLogger("wsevents.bus")
 _SEEN: Final = 65_536
 _BUS_CONNECT: Final = "bus_connect"
 _BUS_DISCONNECT: Final = "bus_disconnect"
+
+
+@attrs.frozen(kw_only=True)
+class ConsumerStats:
+    """A snapshot of a consumer's counters (:attr:`Consumer.stats`).
+
+    The names it shares with :class:`wsevents.Stats` mean the same for the
+    consumer, so that :class:`wsevents.metrics.StatsCollector` exposes both
+    alike; ``connects`` and ``disconnects`` are the consumer's own Redis
+    connection's (the feed's connection is in its relayed events).
+    """
+
+    #: message records read from Redis (a claimed or re-read entry's again)
+    messages_received: int
+    #: messages handed to their handlers
+    messages_delivered: int
+    #: handlers that raised
+    handler_errors: int
+    #: entries that could not be decoded (each reported as an ``error``)
+    decode_errors: int
+    #: lifecycle records delivered before (another copy of an event), skipped
+    duplicates_dropped: int
+    #: the feed's ``gap`` events relayed
+    gaps: int
+    #: messages waiting for their handlers now
+    queue_depth: int
+    #: the most that waited at once
+    queue_peak: int
+    #: entries (publisher batches) read from Redis
+    entries_read: int
+    #: entries acknowledged to the group (0 in fan-out)
+    entries_acked: int
+    #: entries claimed from other consumers of the group (or taken back)
+    entries_claimed: int
+    #: entries moved to the dead-letter stream
+    dead_letters: int
+    #: connections to Redis made
+    connects: int
+    #: Redis outages (each also a ``bus_disconnect`` event)
+    disconnects: int
 
 
 class Consumer(Delivery):
@@ -167,6 +208,38 @@ class Consumer(Delivery):
         self.dead_letters = 0
         #: entries this consumer claimed from others (or took back from itself)
         self.claimed = 0
+        self._entries_read = 0
+        self._records_read = 0
+        self._malformed = 0
+        self._duplicates = 0
+        self._gaps = 0
+        self._acked = 0
+
+    @property
+    def stats(self) -> ConsumerStats:
+        """A snapshot of the counters (read it as often as you like: nothing is
+        counted on the per-message path but what a read brings)."""
+        return ConsumerStats(
+            messages_received=self._records_read,
+            messages_delivered=self.delivered,
+            handler_errors=self.handler_errors,
+            decode_errors=self._malformed,
+            duplicates_dropped=self._duplicates,
+            gaps=self._gaps,
+            queue_depth=self.queue_depth,
+            queue_peak=self.queue_peak,
+            entries_read=self._entries_read,
+            entries_acked=self._acked,
+            entries_claimed=self.claimed,
+            dead_letters=self.dead_letters,
+            connects=self._link.connects,
+            disconnects=self._link.outages,
+        )
+
+    @property
+    def connected(self) -> bool:
+        """True while the consumer holds a connection to Redis."""
+        return self._link.connected
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -315,6 +388,7 @@ class Consumer(Delivery):
         return _text(top[0][0]) if top else "0-0"
 
     async def _deliver(self, key: str, entry_id: str, fields: dict[bytes, bytes] | None) -> None:
+        self._entries_read += 1
         if fields is None:  # pragma: no cover - trimmed while pending (Redis < 7 only)
             self._acks.setdefault(key, []).append(entry_id)
             return
@@ -330,6 +404,7 @@ class Consumer(Delivery):
             ):
                 raise ValueError("not a list of records")
         except (KeyError, ValueError, TypeError) as exc:
+            self._malformed += 1
             self.report_error(BusError(f"malformed entry {entry_id} in {key}: {exc!r}"))
             self._entry_done(key, entry_id)
             return
@@ -337,20 +412,26 @@ class Consumer(Delivery):
         if self.group is not None:
             self._in_flight.add((key, entry_id))
         messages: list[Any] = []
+        events = 0
         for record in records:
             if len(record) != 4:
                 messages.append(record[2])
                 continue
+            events += 1
             mark = (run, record[0])
             if mark in self._seen:
+                self._duplicates += 1
                 continue
             self._remember(mark)
+            if record[3] == GAP:
+                self._gaps += 1
             if messages and name is not None:
                 await self.put_messages(name, messages)
             messages = []
             self.put_lifecycle(record[3], decode_lifecycle(record[3], record[2]))
         if messages and name is not None:
             await self.put_messages(name, messages)
+        self._records_read += len(records) - events
         self.put_call(lambda: self._entry_done(key, entry_id))
 
     def _remember(self, mark: tuple[str, int]) -> None:
@@ -385,6 +466,7 @@ class Consumer(Delivery):
             if read is not None:
                 pipe.xreadgroup(group, self.consumer, read, count=self._count, block=block)
             results = await pipe.execute()
+            self._acked += sum(map(len, acks.values()))
         except BaseException:
             for key, ids in acks.items():  # sent again after the reconnect
                 self._acks.setdefault(key, [])[:0] = ids

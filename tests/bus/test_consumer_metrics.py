@@ -99,3 +99,39 @@ async def test_consumer_counters_move_and_are_scraped(
     finally:
         await raw.aclose()
         await publisher.close()
+
+
+async def test_a_group_deleted_under_the_consumer_is_created_again_without_an_outage(
+    redis_server: RedisServer,
+) -> None:
+    """XGROUP DESTROY while a group consumer reads: it creates the group again on
+    the same connection (no bus_disconnect, no outage counted) and reads on."""
+    publisher = RedisPublisher(redis_server.url, name="feed")
+    source = Source(subscriptions=("a",))
+    publisher.attach(source)
+    await publisher.start()
+    bus = Consumer(
+        redis_server.url, name="feed", channels=["a"], group="g", start="0", block=0.05
+    )
+    got: list[int] = []
+    bus.on("message:a", lambda m: got.append(m["seq"]))
+    lost: list[Any] = []
+    bus.on("bus_disconnect", lost.append)
+    raw = aioredis.Redis.from_url(redis_server.url)
+    try:
+        async with bus:
+            source.deliver("message:a", {"seq": 1})
+            await asyncio.wait_for(publisher.flush(), 5)
+            await until(lambda: got == [1])
+            await raw.xgroup_destroy("wsevents:feed:a", "g")
+            await until(lambda: bus.stats.entries_read >= 2)  # entry 1 again: a new group
+            source.deliver("message:a", {"seq": 2})
+            await asyncio.wait_for(publisher.flush(), 5)
+            await until(lambda: got[-1:] == [2])
+            assert got == [1, 1, 2]  # the new group starts at "0": at least once
+            assert lost == []
+            assert bus.stats.disconnects == 0
+            assert bus.stats.connects == 1
+    finally:
+        await raw.aclose()
+        await publisher.close()

@@ -343,11 +343,18 @@ class Consumer(Delivery):
                         await self._claim(client)
                     streams = {k: (v or ">") for k, v in self._positions.items()}
                     found = await self._flush_acks(client, streams)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    self._link.lost(exc)
+                    continue
+                # The group (or the stream) is gone: a Redis restarted without
+                # persistence, or deleted by hand.  Not an outage: the connection
+                # is fine; the group is created again on it.
+                logger.warning("consumer group %s of %s is gone: created again", self.group,
+                               self.name)
+                self._ready.clear()
+                continue
             except (OSError, RedisError) as exc:
-                if "NOGROUP" in str(exc):
-                    # The group (or the stream) is gone: a Redis restarted without
-                    # persistence, or deleted by hand; create it again.
-                    self._ready.clear()
                 self._link.lost(exc)
                 continue
             if self._stopping():  # close() was called during the read

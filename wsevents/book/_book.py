@@ -114,9 +114,10 @@ class _Side:
             done = compiled(self.sizes, self.names, self.sign, levels, done + 1)
 
     def apply_each(self, updates: Iterable[Sequence[Any]]) -> None:
-        """:meth:`apply` in pure Python, level by level (what the compiled loop
-        of :mod:`wsevents.book._levels` does for the common levels, and the
-        rest)."""
+        """:meth:`apply` in pure Python, level by level: what the compiled loop
+        of ``wsevents/book/_levels.c`` does for the common levels (a live
+        level's size replaced or removed, a removed level back, a removal of a
+        level that is not live), and the rest."""
         sizes = self.sizes
         inf = _INF
         names = self.names

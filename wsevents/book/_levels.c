@@ -1,17 +1,19 @@
 /* wsevents.book._levels: the level loop of an order book's side, compiled.
  *
  * An optional accelerator of wsevents/book/_book.py (built when a C compiler
- * is there; the pure-Python loop runs otherwise).  It does exactly what the
- * first two branches of _Side._apply_each do for each level, and nothing else:
+ * is there; the pure-Python loop runs otherwise).  It does exactly what
+ * _Side.apply_each does for the common levels, and nothing else:
  *
  *   - a level whose price string is a live level: a positive finite size
  *     replaces it, a zero size removes it;
  *   - a level whose price is a removed ("dead") level, with a positive finite
- *     size: the level is live again, known by this spelling.
+ *     size: the level is live again, known by this spelling;
+ *   - a zero size for a price that is not live (removed, or never seen):
+ *     nothing to do.
  *
  * Anything else (a new price, another spelling of a live price, a bad price or
  * size, a level that is not a list or tuple of two or more fields, a price or
- * size of another type than str, or a float size) stops the loop and returns
+ * size of another type than str) stops the loop and returns
  * the index of that level: the caller applies it in Python (which raises what
  * the pure loop raises) and calls again from the next one.  No user code runs
  * here: only exact str keys are hashed and compared.
@@ -72,6 +74,55 @@ parse(PyObject *text, double *out)
     *out = PyFloat_AS_DOUBLE(number);
     Py_DECREF(number);
     return 0;
+}
+
+/* What a price not live under its own spelling is, found by its float key. */
+enum { UNPARSED, UNKNOWN, DEAD, LIVE };
+
+/* Find the level of ``price`` by its signed float key: UNPARSED (not a plain
+ * finite number), UNKNOWN (never seen), DEAD (removed) or LIVE (under another
+ * spelling); -1 with an exception set on failure.  ``*key`` receives a new
+ * reference to the key (NULL for UNPARSED). */
+static int
+lookup_key(PyObject *names, PyObject *sizes, double sign, PyObject *price, PyObject **key)
+{
+    double value;
+    *key = NULL;
+    if (parse(price, &value) < 0) {
+        return UNPARSED;
+    }
+    value *= sign;
+    if (!isfinite(value)) {
+        return UNPARSED;
+    }
+    *key = PyFloat_FromDouble(value);
+    if (*key == NULL) {
+        return -1;
+    }
+    PyObject *name = PyDict_GetItemWithError(names, *key); /* borrowed */
+    if (name == NULL) {
+        if (PyErr_Occurred()) {
+            Py_CLEAR(*key);
+            return -1;
+        }
+        return UNKNOWN;
+    }
+    int live = PyDict_Contains(sizes, name);
+    if (live < 0) {
+        Py_CLEAR(*key);
+        return -1;
+    }
+    return live ? LIVE : DEAD;
+}
+
+/* lookup_key without the key. */
+static int
+lookup(PyObject *names, PyObject *sizes, double sign, PyObject *price)
+{
+    PyObject *key = NULL;
+    int found = lookup_key(names, sizes, sign, price, &key);
+    Py_XDECREF(key);
+    return found;
 }
 
 /* apply(sizes, names, sign, levels, start) -> the index of the first level not applied */
@@ -139,39 +190,29 @@ levels_apply(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             }
             PyErr_Clear();
-            break;
+            /* Not live under this spelling: nothing to remove, unless another
+             * spelling of the price is live (left to Python). */
+            int found = lookup(names, sizes, sign, price);
+            if (found < 0) {
+                return NULL;
+            }
+            if (found == LIVE || found == UNPARSED) {
+                break;
+            }
+            continue; /* a removed level, or a price never seen */
         }
         else {
             break;
         }
         /* Not a live level: a dead one back (by its float key), or a new one. */
-        double value;
-        if (parse(price, &value) < 0) {
-            break;
-        }
-        value *= sign;
-        if (!isfinite(value)) {
-            break;
-        }
-        PyObject *key = PyFloat_FromDouble(value);
-        if (key == NULL) {
+        PyObject *key = NULL;
+        int found = lookup_key(names, sizes, sign, price, &key);
+        if (found < 0) {
             return NULL;
         }
-        PyObject *name = PyDict_GetItemWithError(names, key); /* borrowed */
-        if (name == NULL) {
-            Py_DECREF(key);
-            if (PyErr_Occurred()) {
-                return NULL;
-            }
-            break; /* a new price */
-        }
-        int live = PyDict_Contains(sizes, name);
-        if (live != 0) {
-            Py_DECREF(key);
-            if (live < 0) {
-                return NULL;
-            }
-            break; /* another spelling of a live level */
+        if (found != DEAD) {
+            Py_XDECREF(key);
+            break; /* a new price, another spelling of a live one, or not a number */
         }
         int failed = PyDict_SetItem(names, key, price) < 0;
         Py_DECREF(key);

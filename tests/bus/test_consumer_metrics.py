@@ -18,6 +18,17 @@ from wsevents.bus import Consumer, ConsumerStats, RedisPublisher
 from wsevents.metrics import BUS_COUNTERS, StatsCollector
 
 
+async def group_feed(server: RedisServer) -> tuple[RedisPublisher, Source, Consumer]:
+    """A started publisher of feed "feed" (channel "a"), its source, and a group
+    consumer of it (not started)."""
+    publisher = RedisPublisher(server.url, name="feed")
+    source = Source(subscriptions=("a",))
+    publisher.attach(source)
+    await publisher.start()
+    bus = Consumer(server.url, name="feed", channels=["a"], group="g", start="0", block=0.05)
+    return publisher, source, bus
+
+
 async def test_consumer_counters_move_and_are_scraped(
     durable_redis: RedisServer, registry: tuple[CollectorRegistry, str]  # noqa: F811
 ) -> None:
@@ -27,13 +38,7 @@ async def test_consumer_counters_move_and_are_scraped(
     loses the group on a restart, which the consumer takes as another outage.)"""
     redis_server = durable_redis
     reg, url = registry
-    publisher = RedisPublisher(redis_server.url, name="feed")
-    source = Source(subscriptions=("a",))
-    publisher.attach(source)
-    await publisher.start()
-    bus = Consumer(
-        redis_server.url, name="feed", channels=["a"], group="g", start="0", block=0.05
-    )
+    publisher, source, bus = await group_feed(redis_server)
     StatsCollector(bus, feed="f", registry=reg)
     errors: list[Exception] = []
     bus.on("error", errors.append)
@@ -106,13 +111,7 @@ async def test_a_group_deleted_under_the_consumer_is_created_again_without_an_ou
 ) -> None:
     """XGROUP DESTROY while a group consumer reads: it creates the group again on
     the same connection (no bus_disconnect, no outage counted) and reads on."""
-    publisher = RedisPublisher(redis_server.url, name="feed")
-    source = Source(subscriptions=("a",))
-    publisher.attach(source)
-    await publisher.start()
-    bus = Consumer(
-        redis_server.url, name="feed", channels=["a"], group="g", start="0", block=0.05
-    )
+    publisher, source, bus = await group_feed(redis_server)
     got: list[int] = []
     bus.on("message:a", lambda m: got.append(m["seq"]))
     lost: list[Any] = []

@@ -138,6 +138,7 @@ class Dispatcher:
         "_released",
         "_releasing",
         "_report_pending",
+        "_report_timer",
         "_space",
         "_task",
         "_yielded_at",
@@ -171,6 +172,9 @@ class Dispatcher:
         #: set once a burst of deliver_now calls used up YIELD_INTERVAL
         self._inline_off = False
         self._report_pending = False
+        #: a report of drops made within QUEUE_FULL_REPORT_INTERVAL of the last one,
+        #: due when the interval ends
+        self._report_timer: asyncio.TimerHandle | None = None
         self._dropped_unreported = 0
         self._last_report = -QUEUE_FULL_REPORT_INTERVAL
         self._last_channel: str | None = None
@@ -305,13 +309,30 @@ class Dispatcher:
             self._counters.queue_peak = depth
 
     def _schedule_report(self, *, dropped: bool) -> None:
-        if self._report_pending:
+        """Report a full queue now, or (within QUEUE_FULL_REPORT_INTERVAL of the last
+        report) once the interval ends when messages were dropped meanwhile: at most
+        one ``queue_full`` a second, and every drop in one of them."""
+        if self._report_pending or self._report_timer is not None:
             return
         now = time.monotonic()
-        if now - self._last_report < QUEUE_FULL_REPORT_INTERVAL and not (
-            dropped and self._dropped_unreported == 1
-        ):
+        wait = self._last_report + QUEUE_FULL_REPORT_INTERVAL - now
+        if wait > 0:
+            if dropped:
+                self._report_timer = asyncio.get_running_loop().call_later(
+                    wait, self._report_due
+                )
             return
+        self._queue_report(now)
+
+    def _report_due(self) -> None:
+        self._report_timer = None
+        if self._dropped_unreported and not self._report_pending:
+            self._queue_report(time.monotonic())
+
+    def _queue_report(self, now: float) -> None:
+        timer, self._report_timer = self._report_timer, None
+        if timer is not None:
+            timer.cancel()
         self._report_pending = True
         self._last_report = now
         self._lifecycle_queue().appendleft((_REPORT, None))
@@ -429,6 +450,8 @@ class Dispatcher:
         """Queue the end of delivery; the future is done once everything before it was
         delivered (the dispatcher task then ends).  Every caller gets the same one."""
         if self._barrier is None:
+            if self._report_timer is not None:
+                self._queue_report(time.monotonic())  # the drops not reported yet, first
             self._barrier = asyncio.get_running_loop().create_future()
             self._lifecycle_queue().append((_BARRIER, self._barrier))
             self._wake()

@@ -84,6 +84,27 @@ async def test_drop_newest_refuses_the_new_message() -> None:
     assert counters.queue_peak == 1  # sampled on overflow in every mode
 
 
+async def test_steady_drops_are_reported_once_a_second_and_none_is_lost() -> None:
+    """Drop one, deliver one, twenty times: the first drop is reported at once, the
+    other nineteen in one report when the second ends (not one report a drop), and
+    a drop still unreported when delivery finishes is reported before the end."""
+    _, d, counters, seen = make(queue_size=1, overflow="drop_newest")
+    d.start()
+    for i in range(20):
+        assert d.offer("message:a", i)
+        d.count_drop("a")  # one dropped, as a full queue does
+        await until(lambda i=i: counters.messages_delivered == i + 1)
+    reports = [p for e, p in seen if e == "queue_full"]
+    assert [r.dropped for r in reports] == [1]
+    await until(lambda: counters.queue_full_events == 2)  # when the second ends
+    reports = [p for e, p in seen if e == "queue_full"]
+    assert [r.dropped for r in reports] == [1, 19]
+    assert reports[-1].total_dropped == counters.messages_dropped == 20
+    d.count_drop("a")  # within the second after a report
+    await asyncio.wait_for(d.finish(5, 1), 10)  # reported before delivery ends
+    assert [p.dropped for e, p in seen if e == "queue_full"] == [1, 19, 1]
+
+
 async def test_count_drop_reports_a_drop_made_elsewhere() -> None:
     _, d, counters, seen = make()
     d.count_drop("trades")

@@ -9,7 +9,9 @@ interleaved repetitions, every client in a fresh process:
    without them ("off"), on both transports.  With ``--baseline DIR`` (a
    checkout of the code before issue 14, e.g. ``git archive <commit> | tar -x
    -C DIR``), also "before": the same client on that code, to show that "off"
-   did not change.  Target: on / off >= 0.95.
+   did not change, and "before, on": that code with timestamps and latency on
+   (its on / off ratio, to compare with this code's in the same run).
+   Target: on / off >= 0.95.
 2. The replay server: ``wsevents replay FILE --speed 0`` (a recording of
    200,000 such frames) to a raw picows client (``WSListener.on_ws_frame``,
    counting frames), against ``bench/server.py``'s pre-framed burst to the same
@@ -146,6 +148,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--baseline", help="a checkout of the code before issue 14")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-replay", action="store_true")
     args = parser.parse_args()
     here = str(ROOT)
     server, port = start_server(sys.executable)
@@ -158,16 +161,17 @@ def main() -> None:
             for transport in ("websockets", "picows"):
                 variants = [("off", here), ("on", here)]
                 if args.baseline:
-                    variants.append(("before", args.baseline))
+                    variants += [("before", args.baseline), ("before-on", args.baseline)]
                 for variant, path in variants:
-                    got = run_client(CLIENT, ["on" if variant == "on" else "off", transport,
+                    on = variant.endswith("on")
+                    got = run_client(CLIENT, ["on" if on else "off", transport,
                                               url, str(args.n)], path)  # fmt: skip
                     results.setdefault(f"{transport}/{variant}", []).append(got)
                     print(f"rep {rep} {transport}/{variant}: {got['rate']:,.0f} msg/s", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             recording = Path(tmp) / "burst.jsonl"
             record_burst(recording, args.n)
-            for rep in range(args.reps):
+            for rep in range(0 if args.skip_replay else args.reps):
                 got = run_client(PICOWS, [url, str(args.n)], here)
                 results.setdefault("picows<-bench server", []).append(got)
                 replay = subprocess.Popen(
@@ -199,6 +203,12 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         pairs = zip(results[a], results[b], strict=True)
         return statistics.median(x["rate"] / y["rate"] for x, y in pairs)
 
+    def cpu(a: str, b: str) -> str:
+        """CPU per message of ``a`` over ``b``'s, median over the pairs, as a change."""
+        pairs = zip(results[a], results[b], strict=True)
+        change = statistics.median(x["cpu_us"] / y["cpu_us"] for x, y in pairs) - 1
+        return f"CPU {change * 100:+.1f} %"
+
     pins = "client on CPU 0, servers on CPU 1" if TASKSET else "not pinned"
     print(f"\n_{time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
           f"2 cores shared with other work, {pins}_\n")
@@ -208,13 +218,17 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         off = f"{transport}/off"
         if off not in results:
             continue
-        for variant in ("off", "on", "before"):
+        for variant in ("off", "on", "before", "before-on"):
             key = f"{transport}/{variant}"
             if key not in results:
                 continue
             rates = [r["rate"] for r in results[key]]
-            what = {"off": "1.00 (reference)", "on": f"{ratio(key, off):.3f} on/off",
-                    "before": f"{ratio(off, key):.3f} off/before"}[variant]  # fmt: skip
+            before = f"{transport}/before"
+            what = {"off": "1.00 (reference)",
+                    "on": f"{ratio(key, off):.3f} on/off, {cpu(key, off)}",
+                    "before": f"{ratio(off, key):.3f} off/before, {cpu(off, key)}",
+                    "before-on": f"{ratio(key, before):.3f} on/off before, {cpu(key, before)}",
+                    }[variant]  # fmt: skip
             print(f"| {key} | {median(key):,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) "
                   f"| {median(key, 'cpu_us'):.2f} | {what} |")  # fmt: skip
     for key in ("picows<-bench server", "picows<-wsevents replay"):

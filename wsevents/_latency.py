@@ -1,10 +1,12 @@
 """Receive times, feed latency and the clock offset: the arithmetic (pure, L1).
 
-The reader (with ``timestamps=True`` or ``event_time=``) stamps every frame once
-with the monotonic clock, in nanoseconds; the wall-clock time is derived from
-it with the offset between the two clocks taken when the transport connection
-opened (one clock read per frame, and receive times that never go backwards
-within a connection).
+The reader (with ``timestamps=True`` or ``event_time=``) stamps every frame with
+the monotonic clock, in nanoseconds, read once per transport read (a turn of the
+event loop): the frames of one read were received together, the n-th message
+of a read at the read's stamp + n ns (:class:`StampLog`).  The wall-clock time
+is derived from it with the offset between the two clocks taken when the
+transport connection opened (receive times never go backwards within a
+connection).
 
 With an event time (a key path such as ``"E"``, or a callable ``message ->
 milliseconds since the epoch``), :class:`Timing` keeps, per channel, the last
@@ -16,6 +18,7 @@ arithmetic when ``stats`` is read.
 
 from __future__ import annotations
 
+import bisect
 import operator
 import statistics
 from collections import deque
@@ -26,7 +29,7 @@ from ._stats import Latency, ReceiveTime
 from .exceptions import ConfigError
 
 
-__all__ = ["WINDOW", "EventTime", "Timing", "event_time_getter", "percentile"]
+__all__ = ["WINDOW", "EventTime", "StampLog", "Timing", "event_time_getter", "percentile"]
 
 #: the samples kept per channel (the sliding window of the latency summary)
 WINDOW: Final = 1024
@@ -142,3 +145,66 @@ class Timing:
         """
         delays = [d for window in tuple(self.samples.values()) for d in self._delays(window)]
         return -statistics.median(delays) if delays else None
+
+
+class StampLog:
+    """The receive times of the messages of recent reads, found by message id.
+
+    Per message, the reader appends ``id(message)`` to :attr:`ids` (no lookup, no
+    allocation beyond the id); per read, :meth:`begin` records the read's stamp
+    and where its messages start.  The n-th message of a read was received at the
+    read's stamp + n ns (unique, increasing stamps).  The id -> position index is
+    built only when :meth:`find` is called (nothing is paid while unused).
+
+    Args:
+        floor: the first stamp this log may give (the previous log's next one).
+    """
+
+    __slots__ = ("_floor", "_index", "_indexed", "bases", "ids", "starts")
+
+    def __init__(self, floor: int = 0) -> None:
+        #: ``id(message)`` of every message stamped, in order
+        self.ids: list[int] = []
+        #: the position in :attr:`ids` of each read's first message (increasing)
+        self.starts: list[int] = []
+        #: each read's stamp (monotonic nanoseconds)
+        self.bases: list[int] = []
+        self._floor = floor
+        self._index: dict[int, int] = {}
+        self._indexed = 0
+
+    def next_stamp(self) -> int:
+        """The smallest stamp the next read may have (one past the last given)."""
+        if not self.starts:
+            return self._floor
+        return self.bases[-1] + len(self.ids) - self.starts[-1]
+
+    def begin(self, now: int) -> int:
+        """A read at ``now`` (``time.monotonic_ns()``): its stamp (never before the
+        last one given)."""
+        base = self.next_stamp()
+        if now > base:
+            base = now
+        starts, at = self.starts, len(self.ids)
+        if starts and starts[-1] == at:
+            self.bases[-1] = base  # the last read had no message: replaced
+        else:
+            starts.append(at)
+            self.bases.append(base)
+        return base
+
+    def find(self, key: int) -> int | None:
+        """The stamp of the message whose ``id`` is ``key`` (None: not in this log)."""
+        ids = self.ids
+        at = len(ids) - 1
+        if at < 0 or ids[at] != key:  # not the last one (a handler run inline)
+            index = self._index
+            for position in range(self._indexed, len(ids)):
+                index[ids[position]] = position
+            self._indexed = len(ids)
+            found = index.get(key)
+            if found is None:
+                return None
+            at = found
+        read = bisect.bisect_right(self.starts, at) - 1
+        return self.bases[read] + at - self.starts[read]

@@ -22,6 +22,8 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol as _TypingProtocol
@@ -30,7 +32,7 @@ from ._delivery import Dispatcher
 from ._emitter import Emitter
 from ._handover import Handover
 from ._lane import Lane
-from ._latency import Timing
+from ._latency import StampLog, Timing
 from ._options import Observe
 from ._stats import Counters, ReceiveTime
 from ._tracking import SequenceTracker
@@ -56,9 +58,16 @@ class Step(_TypingProtocol):
 
     def __call__(self, frame: str | bytes, inline: bool = True) -> _Item | None: ...
 _NO_CHANNEL: Final = None
-#: the timed step takes a latency sample at most this often (nanoseconds): every
-#: message of a feed slower than 50,000 msg/s
+#: the timed step takes latency samples from the first :data:`SAMPLES_PER_READ`
+#: frames of a transport read (a turn of the event loop), of reads at least this
+#: far apart (nanoseconds): every message of a feed whose reads come less often
+#: than every 20 µs and carry few messages
 SAMPLE_EVERY_NS: Final = 20_000
+SAMPLES_PER_READ: Final = 4
+
+
+def _no_log(key: int) -> None:  # pragma: no cover - never called (no log, no append)
+    pass
 
 
 class Reader:
@@ -80,13 +89,12 @@ class Reader:
         "_gates",
         "_handover",
         "_held",
-        "_inline",
+        "_log",
         "_names",
         "_older",
         "_protocol",
         "_recorder",
         "_reply",
-        "_stamps",
         "_timing",
         "_tracker",
         "_tracking",
@@ -139,11 +147,9 @@ class Reader:
         counters.ping_rtt_source = self._ping_rtt
         #: receive times and latency samples, and what ``receive_time`` reads (observe())
         self._timing: Timing | None = None
-        self._stamps: dict[int, int] | None = None
+        self._log: StampLog | None = None
         #: the stamps before the last time the queue was found empty
-        self._older: dict[int, int] = {}
-        #: the message the step delivers in the transport's callback, and its stamp
-        self._inline: tuple[Any, int] | None = None
+        self._older: StampLog | None = None
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
@@ -162,9 +168,10 @@ class Reader:
             return
         self._timing = self._counters.timing = Timing(time.time_ns() - time.monotonic_ns())
         if observe.timestamps:
-            # The step keeps id(message) -> receive time (ints only: no reference
-            # to the message); receive_time() looks a message up while it is alive.
-            self._stamps = {}
+            # The step keeps the ids of the messages it stamps (ints only: no
+            # reference to the message); receive_time() looks a message up while
+            # it is alive.
+            self._log = StampLog()
         if observe.record is not None:
             from .record import Recorder
 
@@ -177,21 +184,15 @@ class Reader:
 
     def receive_time(self, message: Any) -> ReceiveTime | None:
         """The receive time of ``message``, one this reader delivered (None: unknown)."""
-        stamps = self._stamps
-        if stamps is None:
+        timing = self._timing
+        if self._log is None or timing is None:
             return None
-        inline = self._inline
-        if inline is not None and inline[0] is message:
-            assert self._timing is not None
-            return self._timing.receive_time(inline[1])
         key = id(message)
-        received = stamps.get(key)
-        if received is None:
-            received = self._older.get(key)
-        if received is None:
-            return None
-        assert self._timing is not None
-        return self._timing.receive_time(received)
+        for log in (self._log, self._older):
+            found = None if log is None else log.find(key)
+            if found is not None:
+                return timing.receive_time(found)
+        return None
 
     def _ping_rtt(self) -> float | None:
         ws = self._ws
@@ -245,12 +246,22 @@ class Reader:
         return step
 
     def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
-        """:meth:`_make_step` with a receive time: every frame is stamped
-        (``time.monotonic_ns()``) and recorded when a recorder is on; each
-        delivered message leaves its stamp for :meth:`receive_time` (keyed by its
-        ``id``: a live message's id is its own) and, with an event time, a latency
-        sample at most every :data:`SAMPLE_EVERY_NS` (its window's ``append``; the
-        arithmetic is done when ``stats`` is read)."""
+        """:meth:`_make_step` with a receive time: every frame is stamped and
+        recorded when a recorder is on; each delivered message leaves its id in
+        the :class:`~wsevents._latency.StampLog` that :meth:`receive_time` reads
+        and, with an event time, a latency sample is taken (its window's
+        ``append``; the arithmetic is done when ``stats`` is read).
+
+        One clock read per turn of the event loop, not per frame: the frames
+        stepped in the same turn came from the same transport read (picows'
+        callback, or the frames websockets parsed from it, which ``recv()``
+        returns without waiting) and share its ``time.monotonic_ns()``.  The
+        first frame of a turn does the per-read work: it schedules the end of
+        the turn (``call_soon``), starts the read in the log (forgetting old
+        stamps first), and its first :data:`SAMPLES_PER_READ` frames are the
+        latency samples (of reads at least :data:`SAMPLE_EVERY_NS` apart).  The
+        other frames pay for a counter and an ``append``.
+        """
         decode = self._protocol.decode
         names = self._names
         counters = self._counters
@@ -258,22 +269,56 @@ class Reader:
         offer = dispatcher.offer
         deliver_now = dispatcher.deliver_now
         monotonic_ns = time.monotonic_ns
+        get_running_loop = asyncio.get_running_loop
+        #: the end of a turn runs without copying the caller's context
+        empty = contextvars.Context()
         timing = self._timing
         assert timing is not None
         windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
-        stamps = self._stamps
+        log = self._log
+        keep = log is not None
+        log_id = _no_log if log is None else log.ids.append
         # stamps are forgotten when the queue is found empty, or past this bound
         most = 4 * dispatcher.queue_size + 4096
         tap = None if self._recorder is None else self._record_frame
         next_sample = 0
+        sampling = False  # this read's first frames are latency samples
+        #: this turn's stamp, its frames so far, and whether the next frame starts a turn
+        base = 0
+        k = 0
+        fresh = True
+        _id = id
+
+        def turn_over() -> None:
+            nonlocal fresh
+            fresh = True
 
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
-            nonlocal next_sample, stamps
-            now = monotonic_ns()
+            nonlocal next_sample, sampling, log, log_id, base, k, fresh
+            if fresh:
+                fresh = False
+                get_running_loop().call_soon(turn_over, context=empty)
+                base = monotonic_ns()
+                k = 0
+                if log is not None:
+                    if len(log.ids) > 64:
+                        if not dispatcher.depth:
+                            # Every message of the reads before this one was
+                            # delivered, or is in a handler now (then nothing is
+                            # read until it is done, or its stamp is kept one
+                            # turn more): forget them.
+                            self._older = log
+                            log = self._log = StampLog(log.next_stamp())
+                        elif len(log.ids) > most:
+                            log = self._log = StampLog(log.next_stamp())  # never empty
+                        log_id = log.ids.append
+                    base = log.begin(base)
+            else:
+                k += 1
             counters.messages_received += 1
             if tap is not None:
-                tap(frame, now)
+                tap(frame, base)
             try:
                 channel, message = decode(frame)
             except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
@@ -289,11 +334,12 @@ class Reader:
                     return self._hold((None, message)) if inline else (None, message)
             if self._tracking and not self._admit(channel, message):
                 return None
-            if stamps is not None:
-                self._inline = (message, now)  # for the handlers deliver_now runs
-            if now >= next_sample:
-                next_sample = now + SAMPLE_EVERY_NS
-                if event_time is not None:
+            if k < SAMPLES_PER_READ:
+                if not k:
+                    sampling = base >= next_sample
+                    if sampling:
+                        next_sample = base + SAMPLE_EVERY_NS
+                if sampling and event_time is not None:
                     try:
                         event = event_time(message)
                     except Exception:  # noqa: BLE001 - no event time: no sample
@@ -302,23 +348,11 @@ class Reader:
                         sample = windows.get(channel)
                         if sample is None:
                             sample = windows[channel] = timing.window(channel).append
-                        sample((event, now))
-                if stamps is not None and len(stamps) > 64:
-                    if not dispatcher.depth:
-                        # Every message read before this one was delivered, or is
-                        # in a handler now (then nothing is read until it is
-                        # done, or its stamp is kept one turn more): forget them.
-                        # (A swap, not a copy: the old map becomes the older one.)
-                        self._older = stamps
-                        stamps = self._stamps = {}
-                    elif len(stamps) > most:
-                        stamps = self._stamps = {}  # a queue that never empties
-            if inline and deliver_now(name, message):
-                return None
-            if stamps is not None:
-                stamps[id(message)] = now  # queued: found by id while alive
+                        sample((event, base))
+            if keep:
+                log_id(_id(message))  # before delivery: a handler may look it up
             if inline:
-                if offer(name, message):
+                if deliver_now(name, message) or offer(name, message):
                     return None
                 dispatcher.blocked(name)  # a full queue: say so at once
                 return self._hold((name, message))
@@ -352,8 +386,9 @@ class Reader:
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
             self._bad_frame(exc, frame)
             return None
-        if self._stamps is not None:
-            self._stamps[id(message)] = time.monotonic_ns()
+        if self._log is not None:
+            self._log.begin(time.monotonic_ns())
+            self._log.ids.append(id(message))
         return (channel, self._names.get(channel) or self._name_for(channel, message), message)
 
     async def feed(self, channel: str | None, name: str, message: Any) -> None:

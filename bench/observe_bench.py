@@ -6,7 +6,11 @@ interleaved repetitions, every client in a fresh process:
 1. Throughput of ``wsevents-sync`` (one plain handler on ``message:trades``) on a
    burst of 200,000 messages of ~130 B from ``bench/server.py``: with
    ``timestamps=True, event_time="ts"`` ("on") against the same configuration
-   without them ("off"), on both transports.  With ``--baseline DIR`` (a
+   without them ("off"), on both transports.  Each repetition is one client
+   process per transport (and per code): a warm-up burst, then off, on, on,
+   off, each on a new connection, so that each on/off pair is measured back to
+   back (a shared machine's load drifts less within a pair); the ratios are
+   medians over the pairs.  With ``--baseline DIR`` (a
    checkout of the code before issue 14, e.g. ``git archive <commit> | tar -x
    -C DIR``), also "before": the same client on that code, to show that "off"
    did not change, and "before, on": that code with timestamps and latency on
@@ -34,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,14 +52,14 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
 
 CLIENT = r"""
 import asyncio, json, os, sys, time
-variant, transport, url, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+variants, transport, url, n = sys.argv[1].split(","), sys.argv[2], sys.argv[3], int(sys.argv[4])
 import wsevents
 
-async def main():
+async def burst(variant, n):
     options = {"transport": transport}
     if variant == "on":
         options.update(timestamps=True, event_time="ts")
-    ws = wsevents.Connection(url, max_reconnect_attempts=0, **options)
+    ws = wsevents.Connection(url.replace("n=N", f"n={n}"), max_reconnect_attempts=0, **options)
     done = asyncio.get_running_loop().create_future()
     count = 0
     first = []
@@ -73,7 +78,11 @@ async def main():
     if variant == "on":
         assert ws.stats.latency["trades"].count > 0
     await ws.close()
-    print(json.dumps({"rate": timed / elapsed, "cpu_us": cpu / timed * 1e6}))
+    return {"variant": variant, "rate": timed / elapsed, "cpu_us": cpu / timed * 1e6}
+
+async def main():
+    await burst("off", n // 4)  # warm-up, not reported
+    print(json.dumps([await burst(variant, n) for variant in variants]))
 
 asyncio.run(main())
 """
@@ -121,13 +130,13 @@ def start_server(python: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[1])
 
 
-def run_client(code: str, args: list[str], pythonpath: str) -> dict[str, float]:
+def run_client(code: str, args: list[str], pythonpath: str) -> Any:
     env = dict(os.environ, PYTHONPATH=pythonpath)
     out = subprocess.run(
         pinned(0, [sys.executable, "-c", code, *args]), capture_output=True, text=True, env=env,
         timeout=300, check=True,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def record_burst(path: Path, n: int) -> None:
@@ -155,19 +164,24 @@ def main() -> None:
     results: dict[str, list[dict[str, float]]] = {}
     try:
         url = f"ws://127.0.0.1:{port}/burst?n={args.n}&size=130"
+        bursts = f"ws://127.0.0.1:{port}/burst?n=N&size=130"
         for rep in range(args.reps):
             if args.skip_throughput:
                 break
             for transport in ("websockets", "picows"):
-                variants = [("off", here), ("on", here)]
+                codes = [("", here)]
                 if args.baseline:
-                    variants += [("before", args.baseline), ("before-on", args.baseline)]
-                for variant, path in variants:
-                    on = variant.endswith("on")
-                    got = run_client(CLIENT, ["on" if on else "off", transport,
-                                              url, str(args.n)], path)  # fmt: skip
-                    results.setdefault(f"{transport}/{variant}", []).append(got)
-                    print(f"rep {rep} {transport}/{variant}: {got['rate']:,.0f} msg/s", flush=True)
+                    codes.append(("before", args.baseline))
+                for code, path in codes:
+                    # one process: a warm-up, then off, on, on, off (pairs next in time)
+                    runs = run_client(CLIENT, ["off,on,on,off", transport, bursts,
+                                               str(args.n)], path)  # fmt: skip
+                    for got in runs:
+                        variant = f"{code}-{got['variant']}" if code else got["variant"]
+                        variant = {"before-off": "before"}.get(variant, variant)
+                        results.setdefault(f"{transport}/{variant}", []).append(got)
+                        print(f"rep {rep} {transport}/{variant}: {got['rate']:,.0f} msg/s, "
+                              f"{got['cpu_us']:.3f} µs/msg", flush=True)  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             recording = Path(tmp) / "burst.jsonl"
             record_burst(recording, args.n)
@@ -224,11 +238,14 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
                 continue
             rates = [r["rate"] for r in results[key]]
             before = f"{transport}/before"
-            what = {"off": "1.00 (reference)",
-                    "on": f"{ratio(key, off):.3f} on/off, {cpu(key, off)}",
-                    "before": f"{ratio(off, key):.3f} off/before, {cpu(off, key)}",
-                    "before-on": f"{ratio(key, before):.3f} on/off before, {cpu(key, before)}",
-                    }[variant]  # fmt: skip
+            if variant == "off":
+                what = "1.00 (reference)"
+            elif variant == "on":
+                what = f"{ratio(key, off):.3f} on/off, {cpu(key, off)}"
+            elif variant == "before":
+                what = f"{ratio(off, key):.3f} off/before, {cpu(off, key)}"
+            else:
+                what = f"{ratio(key, before):.3f} on/off before, {cpu(key, before)}"
             print(f"| {key} | {median(key):,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) "
                   f"| {median(key, 'cpu_us'):.2f} | {what} |")  # fmt: skip
     for key in ("picows<-bench server", "picows<-wsevents replay"):

@@ -148,63 +148,49 @@ class Timing:
 
 
 class StampLog:
-    """The receive times of the messages of recent reads, found by message id.
+    """The receive times of the queued messages of recent reads, found by id.
 
-    Per message, the reader appends ``id(message)`` to :attr:`ids` (no lookup, no
-    allocation beyond the id); per read, :meth:`begin` records the read's stamp
-    and where its messages start.  The n-th message of a read was received at the
-    read's stamp + n ns (unique, increasing stamps).  The id -> position index is
-    built only when :meth:`find` is called (nothing is paid while unused).
-
-    Args:
-        floor: the first stamp this log may give (the previous log's next one).
+    Per read, :meth:`begin` records the read's stamp and where its messages
+    start; per message the reader appends ``id(message)`` and the message's rank
+    among the frames of its read to :attr:`entries` (no lookup).  The message of
+    rank n of a read was received at the read's stamp + n ns (unique, increasing
+    stamps).  The id -> position index is built only when :meth:`find` is
+    called: nothing is paid while nobody asks.
     """
 
-    __slots__ = ("_floor", "_index", "_indexed", "bases", "ids", "starts")
+    __slots__ = ("_index", "_indexed", "bases", "entries", "starts")
 
-    def __init__(self, floor: int = 0) -> None:
-        #: ``id(message)`` of every message stamped, in order
-        self.ids: list[int] = []
-        #: the position in :attr:`ids` of each read's first message (increasing)
+    def __init__(self) -> None:
+        #: ``id(message), rank, id(message), rank, ...`` of every message logged
+        self.entries: list[int] = []
+        #: the position in :attr:`entries` of each read's first message (increasing)
         self.starts: list[int] = []
         #: each read's stamp (monotonic nanoseconds)
         self.bases: list[int] = []
-        self._floor = floor
         self._index: dict[int, int] = {}
         self._indexed = 0
 
-    def next_stamp(self) -> int:
-        """The smallest stamp the next read may have (one past the last given)."""
-        if not self.starts:
-            return self._floor
-        return self.bases[-1] + len(self.ids) - self.starts[-1]
+    def __len__(self) -> int:
+        """The messages logged."""
+        return len(self.entries) // 2
 
-    def begin(self, now: int) -> int:
-        """A read at ``now`` (``time.monotonic_ns()``): its stamp (never before the
-        last one given)."""
-        base = self.next_stamp()
-        if now > base:
-            base = now
-        starts, at = self.starts, len(self.ids)
+    def begin(self, base: int) -> None:
+        """A read stamped ``base``: the messages logged from now on are its own."""
+        starts, at = self.starts, len(self.entries)
         if starts and starts[-1] == at:
-            self.bases[-1] = base  # the last read had no message: replaced
+            self.bases[-1] = base  # the last read logged no message: replaced
         else:
             starts.append(at)
             self.bases.append(base)
-        return base
 
     def find(self, key: int) -> int | None:
         """The stamp of the message whose ``id`` is ``key`` (None: not in this log)."""
-        ids = self.ids
-        at = len(ids) - 1
-        if at < 0 or ids[at] != key:  # not the last one (a handler run inline)
-            index = self._index
-            for position in range(self._indexed, len(ids)):
-                index[ids[position]] = position
-            self._indexed = len(ids)
-            found = index.get(key)
-            if found is None:
-                return None
-            at = found
+        entries, index = self.entries, self._index
+        for position in range(self._indexed, len(entries), 2):
+            index[entries[position]] = position
+        self._indexed = len(entries)
+        at = index.get(key)
+        if at is None:
+            return None
         read = bisect.bisect_right(self.starts, at) - 1
-        return self.bases[read] + at - self.starts[read]
+        return self.bases[read] + entries[at + 1]

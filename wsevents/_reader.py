@@ -66,8 +66,12 @@ SAMPLE_EVERY_NS: Final = 20_000
 SAMPLES_PER_READ: Final = 4
 
 
-def _no_log(key: int) -> None:  # pragma: no cover - never called (no log, no append)
+def _no_log(value: int) -> None:  # pragma: no cover - never called (no log, no append)
     pass
+
+
+def _no_stamp(message: Any) -> None:
+    return None
 
 
 class Reader:
@@ -85,10 +89,12 @@ class Reader:
     __slots__ = (
         "_conn_id",
         "_counters",
+        "_decoded",
         "_dispatcher",
         "_gates",
         "_handover",
         "_held",
+        "_inline_stamp",
         "_log",
         "_names",
         "_older",
@@ -150,6 +156,12 @@ class Reader:
         self._log: StampLog | None = None
         #: the stamps before the last time the queue was found empty
         self._older: StampLog | None = None
+        #: the stamp of the message the timed step delivers in the transport's
+        #: callback (None for any other message)
+        self._inline_stamp: Callable[[Any], int | None] = _no_stamp
+        #: the receive times of the messages decode() read (a handover's new
+        #: connection), by id
+        self._decoded: dict[int, int] = {}
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
@@ -187,12 +199,14 @@ class Reader:
         timing = self._timing
         if self._log is None or timing is None:
             return None
-        key = id(message)
-        for log in (self._log, self._older):
-            found = None if log is None else log.find(key)
-            if found is not None:
-                return timing.receive_time(found)
-        return None
+        found = self._inline_stamp(message)
+        if found is None:
+            key = id(message)
+            found = self._decoded.get(key)
+            for log in (self._log, self._older):
+                if found is None and log is not None:
+                    found = log.find(key)
+        return None if found is None else timing.receive_time(found)
 
     def _ping_rtt(self) -> float | None:
         ws = self._ws
@@ -247,20 +261,26 @@ class Reader:
 
     def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
         """:meth:`_make_step` with a receive time: every frame is stamped and
-        recorded when a recorder is on; each delivered message leaves its id in
-        the :class:`~wsevents._latency.StampLog` that :meth:`receive_time` reads
-        and, with an event time, a latency sample is taken (its window's
-        ``append``; the arithmetic is done when ``stats`` is read).
+        recorded when a recorder is on; each delivered message leaves its stamp
+        for :meth:`receive_time` and, with an event time, a latency sample is
+        taken (its window's ``append``; the arithmetic is done when ``stats`` is
+        read).
 
         One clock read per turn of the event loop, not per frame: the frames
         stepped in the same turn came from the same transport read (picows'
         callback, or the frames websockets parsed from it, which ``recv()``
-        returns without waiting) and share its ``time.monotonic_ns()``.  The
-        first frame of a turn does the per-read work: it schedules the end of
-        the turn (``call_soon``), starts the read in the log (forgetting old
-        stamps first), and its first :data:`SAMPLES_PER_READ` frames are the
-        latency samples (of reads at least :data:`SAMPLE_EVERY_NS` apart).  The
-        other frames pay for a counter and an ``append``.
+        returns without waiting) and share its ``time.monotonic_ns()``; the
+        frame of rank k in the turn is stamped + k ns (unique, increasing
+        stamps).  The first frame of a turn does the per-read work (``turn``):
+        it schedules the end of the turn (``call_soon``), starts the read in the
+        :class:`~wsevents._latency.StampLog` (forgetting old stamps first), and
+        the turn's first :data:`SAMPLES_PER_READ` messages are latency samples
+        (of reads at least :data:`SAMPLE_EVERY_NS` apart).
+
+        A message delivered in the transport's callback is remembered in cells
+        (:meth:`receive_time` compares identities; logged when the turn ends);
+        a queued one leaves its id and rank in the log (two appends).  The step
+        itself refers to few variables: a closure's call copies every one.
         """
         decode = self._protocol.decode
         names = self._names
@@ -275,50 +295,91 @@ class Reader:
         timing = self._timing
         assert timing is not None
         windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
-        log = self._log
-        keep = log is not None
-        log_id = _no_log if log is None else log.ids.append
+        keep = self._log is not None
+        log_append: Callable[[int], None] = _no_log
         # stamps are forgotten when the queue is found empty, or past this bound
         most = 4 * dispatcher.queue_size + 4096
-        tap = None if self._recorder is None else self._record_frame
         next_sample = 0
-        sampling = False  # this read's first frames are latency samples
-        #: this turn's stamp, its frames so far, and whether the next frame starts a turn
+        samples_left = 0  # the latency samples still to take from this read
+        #: this turn's stamp, the rank of its frame being stepped, and whether the
+        #: next frame starts a turn
         base = 0
         k = 0
         fresh = True
-        _id = id
+        #: the message delivered in the transport's callback, and its rank
+        current: Any = None
+        current_k = 0
 
         def turn_over() -> None:
             nonlocal fresh
             fresh = True
 
+        def turn() -> None:
+            """The first frame of a turn: the per-read work."""
+            nonlocal fresh, base, k, next_sample, samples_left, current, log_append
+            fresh = False
+            get_running_loop().call_soon(turn_over, context=empty)
+            now = monotonic_ns()
+            log = self._log
+            if log is not None:
+                if current is not None:
+                    # the last message delivered inline (a handler it resumed
+                    # later may ask): logged with its read
+                    log_append(id(current))
+                    log_append(current_k)
+                    current = None
+                if len(log) > 64:
+                    if not dispatcher.depth:
+                        # Every message of the reads before this one was
+                        # delivered, or is in a handler now (then nothing is
+                        # read until it is done, or its stamp is kept one turn
+                        # more): forget them.
+                        self._older = log
+                        log = self._log = StampLog()
+                    elif len(log) > most:
+                        log = self._log = StampLog()  # a queue that never empties
+                log_append = log.entries.append
+            floor = base + k + 1  # never before the last stamp given
+            base = now if now > floor else floor
+            k = 0
+            if log is not None:
+                log.begin(base)
+            if event_time is not None and base >= next_sample:
+                next_sample = base + SAMPLE_EVERY_NS
+                samples_left = SAMPLES_PER_READ
+
+        def sample(channel: str | None, message: Any) -> None:
+            assert event_time is not None
+            try:
+                event = event_time(message)
+            except Exception:  # noqa: BLE001 - no event time: no sample
+                return
+            append = windows.get(channel)
+            if append is None:
+                append = windows[channel] = timing.window(channel).append
+            append((event, base + k))
+
+        def inline_stamp(message: Any) -> int | None:
+            return base + current_k if message is current else None
+
+        self._inline_stamp = inline_stamp
+        tap: Callable[[str | bytes], None] | None = None
+        if self._recorder is not None:
+            record = self._record_frame
+
+            def tap(frame: str | bytes) -> None:
+                record(frame, base + k)
+
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
-            nonlocal next_sample, sampling, log, log_id, base, k, fresh
+            nonlocal k, samples_left, current, current_k
             if fresh:
-                fresh = False
-                get_running_loop().call_soon(turn_over, context=empty)
-                base = monotonic_ns()
-                k = 0
-                if log is not None:
-                    if len(log.ids) > 64:
-                        if not dispatcher.depth:
-                            # Every message of the reads before this one was
-                            # delivered, or is in a handler now (then nothing is
-                            # read until it is done, or its stamp is kept one
-                            # turn more): forget them.
-                            self._older = log
-                            log = self._log = StampLog(log.next_stamp())
-                        elif len(log.ids) > most:
-                            log = self._log = StampLog(log.next_stamp())  # never empty
-                        log_id = log.ids.append
-                    base = log.begin(base)
-            else:
-                k += 1
+                turn()
+            elif keep:
+                k += 1  # the frame's rank in the turn (a stamp's last nanoseconds)
             counters.messages_received += 1
             if tap is not None:
-                tap(frame, base)
+                tap(frame)
             try:
                 channel, message = decode(frame)
             except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
@@ -334,28 +395,25 @@ class Reader:
                     return self._hold((None, message)) if inline else (None, message)
             if self._tracking and not self._admit(channel, message):
                 return None
-            if k < SAMPLES_PER_READ:
-                if not k:
-                    sampling = base >= next_sample
-                    if sampling:
-                        next_sample = base + SAMPLE_EVERY_NS
-                if sampling and event_time is not None:
-                    try:
-                        event = event_time(message)
-                    except Exception:  # noqa: BLE001 - no event time: no sample
-                        pass
-                    else:
-                        sample = windows.get(channel)
-                        if sample is None:
-                            sample = windows[channel] = timing.window(channel).append
-                        sample((event, base))
-            if keep:
-                log_id(_id(message))  # before delivery: a handler may look it up
+            if samples_left:
+                samples_left -= 1
+                sample(channel, message)
             if inline:
-                if deliver_now(name, message) or offer(name, message):
+                if keep:
+                    current = message  # for the handlers deliver_now runs
+                    current_k = k
+                if deliver_now(name, message):
                     return None
-                dispatcher.blocked(name)  # a full queue: say so at once
+                if keep:
+                    log_append(id(message))  # queued: found by id while alive
+                    log_append(k)
+                if offer(name, message):
+                    return None
+                self._dispatcher.blocked(name)  # a full queue: say so at once
                 return self._hold((name, message))
+            if keep:
+                log_append(id(message))  # queued: found by id while alive
+                log_append(k)
             if offer(name, message):
                 return None
             return (name, message)
@@ -387,8 +445,10 @@ class Reader:
             self._bad_frame(exc, frame)
             return None
         if self._log is not None:
-            self._log.begin(time.monotonic_ns())
-            self._log.ids.append(id(message))
+            decoded = self._decoded
+            if len(decoded) > 64:
+                decoded.clear()  # a handover's buffer is fed long before
+            decoded[id(message)] = time.monotonic_ns()
         return (channel, self._names.get(channel) or self._name_for(channel, message), message)
 
     async def feed(self, channel: str | None, name: str, message: Any) -> None:

@@ -107,7 +107,7 @@ async def test_receive_time_of_an_unknown_message_is_none() -> None:
         await asyncio.sleep(0)
     assert all(item is not None for item in alive[1:])
     assert reader._log is not None
-    assert len(reader._log.ids) < 6000  # a full queue that never empties: bounded
+    assert len(reader._log) < 6000  # a full queue that never empties: bounded
 
 
 async def test_stamps_are_forgotten_once_the_queue_empties() -> None:
@@ -121,7 +121,7 @@ async def test_stamps_are_forgotten_once_the_queue_empties() -> None:
         kept.append(dispatcher._queue.pop()[1])  # type: ignore[union-attr]  # delivered
         await asyncio.sleep(0)
     assert reader._log is not None
-    assert len(reader._log.ids) < 400
+    assert len(reader._log) < 400
     assert reader.receive_time(kept[-1]) is not None
     assert reader.receive_time(kept[0]) is None
 

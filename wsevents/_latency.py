@@ -151,21 +151,22 @@ class StampLog:
     """The receive times of the queued messages of recent reads, found by id.
 
     Per read, :meth:`begin` records the read's stamp and where its messages
-    start; per message the reader appends ``id(message)`` and the message's rank
-    among the frames of its read to :attr:`entries` (no lookup).  The message of
-    rank n of a read was received at the read's stamp + n ns (unique, increasing
-    stamps).  The id -> position index is built only when :meth:`find` is
-    called: nothing is paid while nobody asks.
+    start; per message the reader appends ``id(message)`` and the frame's number
+    (the connection's ``messages_received`` count, an int it has already) to
+    :attr:`entries`: no lookup, no allocation.  The frame numbered n of a read
+    whose first frame is numbered f was received at the read's stamp + (n - f)
+    ns (unique, increasing stamps).  The id -> position index is built only when
+    :meth:`find` is called: nothing is paid while nobody asks.
     """
 
     __slots__ = ("_index", "_indexed", "bases", "entries", "starts")
 
     def __init__(self) -> None:
-        #: ``id(message), rank, id(message), rank, ...`` of every message logged
+        #: ``id(message), number, id(message), number, ...`` of every message logged
         self.entries: list[int] = []
         #: the position in :attr:`entries` of each read's first message (increasing)
         self.starts: list[int] = []
-        #: each read's stamp (monotonic nanoseconds)
+        #: each read's stamp minus the number of its first frame
         self.bases: list[int] = []
         self._index: dict[int, int] = {}
         self._indexed = 0
@@ -175,7 +176,8 @@ class StampLog:
         return len(self.entries) // 2
 
     def begin(self, base: int) -> None:
-        """A read stamped ``base``: the messages logged from now on are its own."""
+        """A read: the messages logged from now on are its own, frame number n
+        stamped ``base + n``."""
         starts, at = self.starts, len(self.entries)
         if starts and starts[-1] == at:
             self.bases[-1] = base  # the last read logged no message: replaced

@@ -269,17 +269,18 @@ class Reader:
         One clock read per turn of the event loop, not per frame: the frames
         stepped in the same turn came from the same transport read (picows'
         callback, or the frames websockets parsed from it, which ``recv()``
-        returns without waiting) and share its ``time.monotonic_ns()``; the
-        frame of rank k in the turn is stamped + k ns (unique, increasing
-        stamps).  The first frame of a turn does the per-read work (``turn``):
-        it schedules the end of the turn (``call_soon``), starts the read in the
+        returns without waiting) and share its ``time.monotonic_ns()``; a
+        frame numbered n (``messages_received``) is stamped + n ns past the
+        turn's first (unique, increasing stamps; no counter of its own).  The
+        first frame of a turn does the per-read work (``turn``): it schedules
+        the end of the turn (``call_soon``), starts the read in the
         :class:`~wsevents._latency.StampLog` (forgetting old stamps first), and
         the turn's first :data:`SAMPLES_PER_READ` messages are latency samples
         (of reads at least :data:`SAMPLE_EVERY_NS` apart).
 
         A message delivered in the transport's callback is remembered in cells
         (:meth:`receive_time` compares identities; logged when the turn ends);
-        a queued one leaves its id and rank in the log (two appends).  The step
+        a queued one leaves its id and number in the log (two appends).  The step
         itself refers to few variables: a closure's call copies every one.
         """
         decode = self._protocol.decode
@@ -301,22 +302,21 @@ class Reader:
         most = 4 * dispatcher.queue_size + 4096
         next_sample = 0
         samples_left = 0  # the latency samples still to take from this read
-        #: this turn's stamp, the rank of its frame being stepped, and whether the
-        #: next frame starts a turn
-        base = 0
-        k = 0
+        #: this turn's stamp minus its first frame's number (frame n: offset + n),
+        #: and whether the next frame starts a turn
+        offset = 0
         fresh = True
-        #: the message delivered in the transport's callback, and its rank
+        #: the message delivered in the transport's callback, and its number
         current: Any = None
-        current_k = 0
+        current_n = 0
 
         def turn_over() -> None:
             nonlocal fresh
             fresh = True
 
-        def turn() -> None:
-            """The first frame of a turn: the per-read work."""
-            nonlocal fresh, base, k, next_sample, samples_left, current, log_append
+        def turn(n: int) -> None:
+            """The first frame of a turn (numbered ``n``): the per-read work."""
+            nonlocal fresh, offset, next_sample, samples_left, current, log_append
             fresh = False
             get_running_loop().call_soon(turn_over, context=empty)
             now = monotonic_ns()
@@ -326,7 +326,7 @@ class Reader:
                     # the last message delivered inline (a handler it resumed
                     # later may ask): logged with its read
                     log_append(id(current))
-                    log_append(current_k)
+                    log_append(current_n)
                     current = None
                 if len(log) > 64:
                     if not dispatcher.depth:
@@ -339,11 +339,11 @@ class Reader:
                     elif len(log) > most:
                         log = self._log = StampLog()  # a queue that never empties
                 log_append = log.entries.append
-            floor = base + k + 1  # never before the last stamp given
+            floor = offset + n  # one past the last stamp given
             base = now if now > floor else floor
-            k = 0
+            offset = base - n
             if log is not None:
-                log.begin(base)
+                log.begin(offset)
             if event_time is not None and base >= next_sample:
                 next_sample = base + SAMPLE_EVERY_NS
                 samples_left = SAMPLES_PER_READ
@@ -357,10 +357,10 @@ class Reader:
             append = windows.get(channel)
             if append is None:
                 append = windows[channel] = timing.window(channel).append
-            append((event, base + k))
+            append((event, offset + counters.messages_received))
 
         def inline_stamp(message: Any) -> int | None:
-            return base + current_k if message is current else None
+            return offset + current_n if message is current else None
 
         self._inline_stamp = inline_stamp
         tap: Callable[[str | bytes], None] | None = None
@@ -368,16 +368,15 @@ class Reader:
             record = self._record_frame
 
             def tap(frame: str | bytes) -> None:
-                record(frame, base + k)
+                record(frame, offset + counters.messages_received)
 
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
-            nonlocal k, samples_left, current, current_k
+            nonlocal samples_left, current, current_n
+            n = counters.messages_received + 1
+            counters.messages_received = n
             if fresh:
-                turn()
-            elif keep:
-                k += 1  # the frame's rank in the turn (a stamp's last nanoseconds)
-            counters.messages_received += 1
+                turn(n)
             if tap is not None:
                 tap(frame)
             try:
@@ -401,19 +400,19 @@ class Reader:
             if inline:
                 if keep:
                     current = message  # for the handlers deliver_now runs
-                    current_k = k
+                    current_n = n
                 if deliver_now(name, message):
                     return None
                 if keep:
                     log_append(id(message))  # queued: found by id while alive
-                    log_append(k)
+                    log_append(n)
                 if offer(name, message):
                     return None
                 self._dispatcher.blocked(name)  # a full queue: say so at once
                 return self._hold((name, message))
             if keep:
                 log_append(id(message))  # queued: found by id while alive
-                log_append(k)
+                log_append(n)
             if offer(name, message):
                 return None
             return (name, message)

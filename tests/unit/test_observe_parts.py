@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from tests.conftest import until
 from tests.unit.test_reader_parts import END, ScriptClosed, ScriptedConnection, frame, make
 from wsevents._emitter import Emitter
-from wsevents._latency import Timing, event_time_getter, percentile
+from wsevents._latency import StampLog, Timing, event_time_getter, percentile
 from wsevents._options import Observe
 from wsevents._replay import _chunks, frame_bytes, load_sessions
 from wsevents._transport import CloseInfo
@@ -223,3 +224,38 @@ def test_stats_stay_hashable() -> None:
     stats = Stats(latency={"t": summary})
     assert hash(stats) == hash(Stats(latency={}))
     assert stats == Stats(latency={"t": summary})
+
+
+def test_stamp_log() -> None:
+    """A read's messages are stamped from its stamp and their frame numbers; a read
+    without messages is replaced by the next; the index is built on demand."""
+    log = StampLog()
+    log.begin(1_000 - 5)  # the read's first frame is number 5, read at 1000 ns
+    log.entries.extend([11, 5, 12, 7])
+    log.begin(2_000 - 9)
+    log.begin(3_000 - 9)  # no message in the read before: replaced
+    log.entries.extend([13, 9])
+    assert len(log) == 3
+    assert [log.find(key) for key in (11, 12, 13, 14)] == [1_000, 1_002, 3_000, None]
+    log.entries.extend([14, 10])  # indexed on the next find
+    assert log.find(14) == 3_001
+    assert log.bases == [995, 2_991]
+
+
+async def test_one_clock_read_per_turn() -> None:
+    """The frames stepped in one turn of the loop share its clock read (each 1 ns past
+    the one before, by frame number); the next turn reads the clock again."""
+    reader, dispatcher, *_ = make(queue_size=100)
+    reader.observe(Observe(timestamps=True), Emitter())
+    before = time.monotonic_ns()
+    for n in range(5):
+        assert reader.step(frame("t", n), False) is None
+    await asyncio.sleep(0)  # the turn is over
+    assert reader.step(frame("t", 5), False) is None
+    after = time.monotonic_ns()
+    queued = [payload for _, payload in dispatcher._queue]  # type: ignore[union-attr]
+    stamps = [reader.receive_time(message) for message in queued]
+    monos = [stamp.monotonic_ns for stamp in stamps if stamp is not None]
+    assert len(monos) == 6
+    assert [m - monos[0] for m in monos[:5]] == [0, 1, 2, 3, 4]
+    assert before <= monos[0] < monos[4] < monos[5] <= after

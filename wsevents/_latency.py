@@ -3,7 +3,7 @@
 The reader (with ``timestamps=True`` or ``event_time=``) stamps every frame with
 the monotonic clock, in nanoseconds, read once per transport read (a turn of the
 event loop): the frames of one read were received together, the n-th message
-of a read at the read's stamp + n ns (:class:`StampLog`).  The wall-clock time
+of a read at the read's stamp + n ns.  The wall-clock time
 is derived from it with the offset between the two clocks taken when the
 transport connection opened (receive times never go backwards within a
 connection).
@@ -18,7 +18,6 @@ arithmetic when ``stats`` is read.
 
 from __future__ import annotations
 
-import bisect
 import operator
 import statistics
 from collections import deque
@@ -150,40 +149,22 @@ class Timing:
 class StampLog:
     """The receive times of the queued messages of recent reads, found by id.
 
-    Per read, :meth:`begin` records the read's stamp and where its messages
-    start; per message the reader appends ``id(message)`` and the frame's number
-    (the connection's ``messages_received`` count, an int it has already) to
-    :attr:`entries`: no lookup, no allocation.  The frame numbered n of a read
-    whose first frame is numbered f was received at the read's stamp + (n - f)
-    ns (unique, increasing stamps).  The id -> position index is built only when
-    :meth:`find` is called: nothing is paid while nobody asks.
+    Per queued message the reader appends ``id(message)`` and its stamp to
+    :attr:`entries` (two appends: no lookup).  The id -> position index is built
+    only when :meth:`find` is called: nothing is paid while nobody asks.
     """
 
-    __slots__ = ("_index", "_indexed", "bases", "entries", "starts")
+    __slots__ = ("_index", "_indexed", "entries")
 
     def __init__(self) -> None:
-        #: ``id(message), number, id(message), number, ...`` of every message logged
+        #: ``id(message), stamp, id(message), stamp, ...`` of every message logged
         self.entries: list[int] = []
-        #: the position in :attr:`entries` of each read's first message (increasing)
-        self.starts: list[int] = []
-        #: each read's stamp minus the number of its first frame
-        self.bases: list[int] = []
         self._index: dict[int, int] = {}
         self._indexed = 0
 
     def __len__(self) -> int:
         """The messages logged."""
         return len(self.entries) // 2
-
-    def begin(self, base: int) -> None:
-        """A read: the messages logged from now on are its own, frame number n
-        stamped ``base + n``."""
-        starts, at = self.starts, len(self.entries)
-        if starts and starts[-1] == at:
-            self.bases[-1] = base  # the last read logged no message: replaced
-        else:
-            starts.append(at)
-            self.bases.append(base)
 
     def find(self, key: int) -> int | None:
         """The stamp of the message whose ``id`` is ``key`` (None: not in this log)."""
@@ -192,7 +173,4 @@ class StampLog:
             index[entries[position]] = position
         self._indexed = len(entries)
         at = index.get(key)
-        if at is None:
-            return None
-        read = bisect.bisect_right(self.starts, at) - 1
-        return self.bases[read] + entries[at + 1]
+        return None if at is None else entries[at + 1]

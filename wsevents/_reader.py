@@ -23,7 +23,9 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol as _TypingProtocol
@@ -64,6 +66,25 @@ _NO_CHANNEL: Final = None
 #: than every 20 µs and carry few messages
 SAMPLE_EVERY_NS: Final = 20_000
 SAMPLES_PER_READ: Final = 4
+
+
+def _end_of_turn(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> Callable[[], object]:
+    """What schedules ``callback`` to run once, at the loop's next turn.
+
+    Once per transport read: ``loop.call_soon`` makes a ``Handle`` each time
+    (about 0.35 µs, as much as the rest of a sparse feed's per-read work), so on
+    asyncio's own loops one handle, made once, is appended to the loop's ready
+    queue, as ``call_soon`` appends its new one (no context copied either).
+    Other loops (uvloop) get ``call_soon``.
+    """
+    ready = getattr(loop, "_ready", None)
+    if isinstance(ready, collections.deque) and isinstance(loop, asyncio.BaseEventLoop):
+        return functools.partial(
+            ready.append, asyncio.Handle(callback, (), loop, contextvars.Context())
+        )
+    return functools.partial(loop.call_soon, callback, context=contextvars.Context())
 
 
 def _no_log(value: int) -> None:  # pragma: no cover - never called (no log, no append)
@@ -273,14 +294,14 @@ class Reader:
         frame numbered n (``messages_received``) is stamped + n ns past the
         turn's first (unique, increasing stamps; no counter of its own).  The
         first frame of a turn does the per-read work (``turn``): it schedules
-        the end of the turn (``call_soon``), starts the read in the
-        :class:`~wsevents._latency.StampLog` (forgetting old stamps first), and
-        the turn's first :data:`SAMPLES_PER_READ` messages are latency samples
-        (of reads at least :data:`SAMPLE_EVERY_NS` apart).
+        the end of the turn (:func:`_end_of_turn`), reads the clock, forgets old
+        stamps, and makes the turn's first :data:`SAMPLES_PER_READ` messages
+        latency samples (of reads at least :data:`SAMPLE_EVERY_NS` apart).
 
         A message delivered in the transport's callback is remembered in cells
-        (:meth:`receive_time` compares identities; logged when the turn ends);
-        a queued one leaves its id and number in the log (two appends).  The step
+        (:meth:`receive_time` compares identities) until the next one; a queued
+        one leaves its id and stamp in the :class:`~wsevents._latency.StampLog`
+        (two appends).  The step
         itself refers to few variables: a closure's call copies every one.
         """
         decode = self._protocol.decode
@@ -291,61 +312,61 @@ class Reader:
         deliver_now = dispatcher.deliver_now
         monotonic_ns = time.monotonic_ns
         get_running_loop = asyncio.get_running_loop
-        #: the end of a turn runs without copying the caller's context
-        empty = contextvars.Context()
         timing = self._timing
         assert timing is not None
         windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
         keep = self._log is not None
         log_append: Callable[[int], None] = _no_log
+        if self._log is not None:
+            log_append = self._log.entries.append
         # stamps are forgotten when the queue is found empty, or past this bound
-        most = 4 * dispatcher.queue_size + 4096
+        most = 2 * (4 * dispatcher.queue_size + 4096)  # two entries per message
         next_sample = 0
         samples_left = 0  # the latency samples still to take from this read
         #: this turn's stamp minus its first frame's number (frame n: offset + n),
         #: and whether the next frame starts a turn
         offset = 0
         fresh = True
-        #: the message delivered in the transport's callback, and its number
+        #: the message delivered in the transport's callback: its number, its turn's
+        #: offset
         current: Any = None
         current_n = 0
+        current_offset = 0
 
         def turn_over() -> None:
             nonlocal fresh
             fresh = True
 
+        #: the loop the turns are counted on, and what schedules a turn's end there
+        loop: asyncio.AbstractEventLoop | None = None
+        end_of_turn: Callable[[], object] = turn_over
+
         def turn(n: int) -> None:
             """The first frame of a turn (numbered ``n``): the per-read work."""
-            nonlocal fresh, offset, next_sample, samples_left, current, log_append
+            nonlocal fresh, offset, next_sample, samples_left, log_append, loop, end_of_turn
             fresh = False
-            get_running_loop().call_soon(turn_over, context=empty)
+            running = get_running_loop()
+            if running is not loop:
+                loop, end_of_turn = running, _end_of_turn(running, turn_over)
+            end_of_turn()
             now = monotonic_ns()
-            log = self._log
-            if log is not None:
-                if current is not None:
-                    # the last message delivered inline (a handler it resumed
-                    # later may ask): logged with its read
-                    log_append(id(current))
-                    log_append(current_n)
-                    current = None
-                if len(log) > 64:
-                    if not dispatcher.depth:
-                        # Every message of the reads before this one was
-                        # delivered, or is in a handler now (then nothing is
-                        # read until it is done, or its stamp is kept one turn
-                        # more): forget them.
-                        self._older = log
-                        log = self._log = StampLog()
-                    elif len(log) > most:
-                        log = self._log = StampLog()  # a queue that never empties
-                log_append = log.entries.append
             floor = offset + n  # one past the last stamp given
-            base = now if now > floor else floor
-            offset = base - n
-            if log is not None:
-                log.begin(offset)
-            if event_time is not None and base >= next_sample:
-                next_sample = base + SAMPLE_EVERY_NS
+            if now < floor:
+                now = floor
+            offset = now - n
+            log = self._log
+            if log is not None and len(log.entries) > 128:  # 64 messages
+                if not dispatcher.depth:
+                    # Every message of the reads before this one was delivered, or
+                    # is in a handler now (then nothing is read until it is done,
+                    # or its stamp is kept one turn more): forget them.
+                    self._older = log
+                    log = self._log = StampLog()
+                elif len(log.entries) > most:
+                    log = self._log = StampLog()  # a queue that never empties
+                log_append = log.entries.append
+            if event_time is not None and now >= next_sample:
+                next_sample = now + SAMPLE_EVERY_NS
                 samples_left = SAMPLES_PER_READ
 
         def sample(channel: str | None, message: Any) -> None:
@@ -360,7 +381,7 @@ class Reader:
             append((event, offset + counters.messages_received))
 
         def inline_stamp(message: Any) -> int | None:
-            return offset + current_n if message is current else None
+            return current_offset + current_n if message is current else None
 
         self._inline_stamp = inline_stamp
         tap: Callable[[str | bytes], None] | None = None
@@ -372,7 +393,7 @@ class Reader:
 
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
-            nonlocal samples_left, current, current_n
+            nonlocal samples_left, current, current_n, current_offset
             n = counters.messages_received + 1
             counters.messages_received = n
             if fresh:
@@ -401,18 +422,19 @@ class Reader:
                 if keep:
                     current = message  # for the handlers deliver_now runs
                     current_n = n
+                    current_offset = offset
                 if deliver_now(name, message):
                     return None
                 if keep:
                     log_append(id(message))  # queued: found by id while alive
-                    log_append(n)
+                    log_append(offset + n)
                 if offer(name, message):
                     return None
                 self._dispatcher.blocked(name)  # a full queue: say so at once
                 return self._hold((name, message))
             if keep:
                 log_append(id(message))  # queued: found by id while alive
-                log_append(n)
+                log_append(offset + n)
             if offer(name, message):
                 return None
             return (name, message)

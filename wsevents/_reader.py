@@ -84,7 +84,9 @@ def _end_of_turn(
         return functools.partial(
             ready.append, asyncio.Handle(callback, (), loop, contextvars.Context())
         )
-    return functools.partial(loop.call_soon, callback, context=contextvars.Context())
+    return functools.partial(  # pragma: no cover - uvloop (not a test dependency)
+        loop.call_soon, callback, context=contextvars.Context()
+    )
 
 
 def _no_log(value: int) -> None:  # pragma: no cover - never called (no log, no append)

@@ -6,10 +6,16 @@ interleaved repetitions, every client in a fresh process:
 1. Throughput of ``wsevents-sync`` (one plain handler on ``message:trades``) on a
    burst of 200,000 messages of ~130 B from ``bench/server.py``: with
    ``timestamps=True, event_time="ts"`` ("on") against the same configuration
-   without them ("off"), on both transports.  With ``--baseline DIR`` (a
+   without them ("off"), on both transports.  Each repetition is one client
+   process per transport (and per code): a warm-up burst, then off, on, on,
+   off, each on a new connection, so that each on/off pair is measured back to
+   back (a shared machine's load drifts less within a pair); the ratios are
+   medians over the pairs.  With ``--baseline DIR`` (a
    checkout of the code before issue 14, e.g. ``git archive <commit> | tar -x
    -C DIR``), also "before": the same client on that code, to show that "off"
-   did not change.  Target: on / off >= 0.95.
+   did not change, and "before, on": that code with timestamps and latency on
+   (its on / off ratio, to compare with this code's in the same run).
+   Target: on / off >= 0.95.
 2. The replay server: ``wsevents replay FILE --speed 0`` (a recording of
    200,000 such frames) to a raw picows client (``WSListener.on_ws_frame``,
    counting frames), against ``bench/server.py``'s pre-framed burst to the same
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,14 +52,14 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
 
 CLIENT = r"""
 import asyncio, json, os, sys, time
-variant, transport, url, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+variants, transport, url, n = sys.argv[1].split(","), sys.argv[2], sys.argv[3], int(sys.argv[4])
 import wsevents
 
-async def main():
+async def burst(variant, n):
     options = {"transport": transport}
     if variant == "on":
         options.update(timestamps=True, event_time="ts")
-    ws = wsevents.Connection(url, max_reconnect_attempts=0, **options)
+    ws = wsevents.Connection(url.replace("n=N", f"n={n}"), max_reconnect_attempts=0, **options)
     done = asyncio.get_running_loop().create_future()
     count = 0
     first = []
@@ -71,7 +78,11 @@ async def main():
     if variant == "on":
         assert ws.stats.latency["trades"].count > 0
     await ws.close()
-    print(json.dumps({"rate": timed / elapsed, "cpu_us": cpu / timed * 1e6}))
+    return {"variant": variant, "rate": timed / elapsed, "cpu_us": cpu / timed * 1e6}
+
+async def main():
+    await burst("off", n // 4)  # warm-up, not reported
+    print(json.dumps([await burst(variant, n) for variant in variants]))
 
 asyncio.run(main())
 """
@@ -119,13 +130,13 @@ def start_server(python: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[1])
 
 
-def run_client(code: str, args: list[str], pythonpath: str) -> dict[str, float]:
+def run_client(code: str, args: list[str], pythonpath: str) -> Any:
     env = dict(os.environ, PYTHONPATH=pythonpath)
     out = subprocess.run(
         pinned(0, [sys.executable, "-c", code, *args]), capture_output=True, text=True, env=env,
         timeout=300, check=True,
     )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def record_burst(path: Path, n: int) -> None:
@@ -146,28 +157,35 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--baseline", help="a checkout of the code before issue 14")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-replay", action="store_true")
     args = parser.parse_args()
     here = str(ROOT)
     server, port = start_server(sys.executable)
     results: dict[str, list[dict[str, float]]] = {}
     try:
         url = f"ws://127.0.0.1:{port}/burst?n={args.n}&size=130"
+        bursts = f"ws://127.0.0.1:{port}/burst?n=N&size=130"
         for rep in range(args.reps):
             if args.skip_throughput:
                 break
             for transport in ("websockets", "picows"):
-                variants = [("off", here), ("on", here)]
+                codes = [("", here)]
                 if args.baseline:
-                    variants.append(("before", args.baseline))
-                for variant, path in variants:
-                    got = run_client(CLIENT, ["on" if variant == "on" else "off", transport,
-                                              url, str(args.n)], path)  # fmt: skip
-                    results.setdefault(f"{transport}/{variant}", []).append(got)
-                    print(f"rep {rep} {transport}/{variant}: {got['rate']:,.0f} msg/s", flush=True)
+                    codes.append(("before", args.baseline))
+                for code, path in codes:
+                    # one process: a warm-up, then off, on, on, off (pairs next in time)
+                    runs = run_client(CLIENT, ["off,on,on,off", transport, bursts,
+                                               str(args.n)], path)  # fmt: skip
+                    for got in runs:
+                        variant = f"{code}-{got['variant']}" if code else got["variant"]
+                        variant = {"before-off": "before"}.get(variant, variant)
+                        results.setdefault(f"{transport}/{variant}", []).append(got)
+                        print(f"rep {rep} {transport}/{variant}: {got['rate']:,.0f} msg/s, "
+                              f"{got['cpu_us']:.3f} µs/msg", flush=True)  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             recording = Path(tmp) / "burst.jsonl"
             record_burst(recording, args.n)
-            for rep in range(args.reps):
+            for rep in range(0 if args.skip_replay else args.reps):
                 got = run_client(PICOWS, [url, str(args.n)], here)
                 results.setdefault("picows<-bench server", []).append(got)
                 replay = subprocess.Popen(
@@ -199,6 +217,12 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         pairs = zip(results[a], results[b], strict=True)
         return statistics.median(x["rate"] / y["rate"] for x, y in pairs)
 
+    def cpu(a: str, b: str) -> str:
+        """CPU per message of ``a`` over ``b``'s, median over the pairs, as a change."""
+        pairs = zip(results[a], results[b], strict=True)
+        change = statistics.median(x["cpu_us"] / y["cpu_us"] for x, y in pairs) - 1
+        return f"CPU {change * 100:+.1f} %"
+
     pins = "client on CPU 0, servers on CPU 1" if TASKSET else "not pinned"
     print(f"\n_{time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
           f"2 cores shared with other work, {pins}_\n")
@@ -208,13 +232,20 @@ def report(results: dict[str, list[dict[str, float]]]) -> None:
         off = f"{transport}/off"
         if off not in results:
             continue
-        for variant in ("off", "on", "before"):
+        for variant in ("off", "on", "before", "before-on"):
             key = f"{transport}/{variant}"
             if key not in results:
                 continue
             rates = [r["rate"] for r in results[key]]
-            what = {"off": "1.00 (reference)", "on": f"{ratio(key, off):.3f} on/off",
-                    "before": f"{ratio(off, key):.3f} off/before"}[variant]  # fmt: skip
+            before = f"{transport}/before"
+            if variant == "off":
+                what = "1.00 (reference)"
+            elif variant == "on":
+                what = f"{ratio(key, off):.3f} on/off, {cpu(key, off)}"
+            elif variant == "before":
+                what = f"{ratio(off, key):.3f} off/before, {cpu(off, key)}"
+            else:
+                what = f"{ratio(key, before):.3f} on/off before, {cpu(key, before)}"
             print(f"| {key} | {median(key):,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) "
                   f"| {median(key, 'cpu_us'):.2f} | {what} |")  # fmt: skip
     for key in ("picows<-bench server", "picows<-wsevents replay"):

@@ -1,10 +1,12 @@
 """Receive times, feed latency and the clock offset: the arithmetic (pure, L1).
 
-The reader (with ``timestamps=True`` or ``event_time=``) stamps every frame once
-with the monotonic clock, in nanoseconds; the wall-clock time is derived from
-it with the offset between the two clocks taken when the transport connection
-opened (one clock read per frame, and receive times that never go backwards
-within a connection).
+The reader (with ``timestamps=True`` or ``event_time=``) stamps every frame with
+the monotonic clock, in nanoseconds, read once per transport read (a turn of the
+event loop): the frames of one read were received together, the n-th message
+of a read at the read's stamp + n ns.  The wall-clock time
+is derived from it with the offset between the two clocks taken when the
+transport connection opened (receive times never go backwards within a
+connection).
 
 With an event time (a key path such as ``"E"``, or a callable ``message ->
 milliseconds since the epoch``), :class:`Timing` keeps, per channel, the last
@@ -26,7 +28,7 @@ from ._stats import Latency, ReceiveTime
 from .exceptions import ConfigError
 
 
-__all__ = ["WINDOW", "EventTime", "Timing", "event_time_getter", "percentile"]
+__all__ = ["WINDOW", "EventTime", "StampLog", "Timing", "event_time_getter", "percentile"]
 
 #: the samples kept per channel (the sliding window of the latency summary)
 WINDOW: Final = 1024
@@ -142,3 +144,33 @@ class Timing:
         """
         delays = [d for window in tuple(self.samples.values()) for d in self._delays(window)]
         return -statistics.median(delays) if delays else None
+
+
+class StampLog:
+    """The receive times of the queued messages of recent reads, found by id.
+
+    Per queued message the reader appends ``id(message)`` and its stamp to
+    :attr:`entries` (two appends: no lookup).  The id -> position index is built
+    only when :meth:`find` is called: nothing is paid while nobody asks.
+    """
+
+    __slots__ = ("_index", "_indexed", "entries")
+
+    def __init__(self) -> None:
+        #: ``id(message), stamp, id(message), stamp, ...`` of every message logged
+        self.entries: list[int] = []
+        self._index: dict[int, int] = {}
+        self._indexed = 0
+
+    def __len__(self) -> int:
+        """The messages logged."""
+        return len(self.entries) // 2
+
+    def find(self, key: int) -> int | None:
+        """The stamp of the message whose ``id`` is ``key`` (None: not in this log)."""
+        entries, index = self.entries, self._index
+        for position in range(self._indexed, len(entries), 2):
+            index[entries[position]] = position
+        self._indexed = len(entries)
+        at = index.get(key)
+        return None if at is None else entries[at + 1]

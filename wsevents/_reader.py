@@ -22,6 +22,10 @@ queue) or the frame needs an answer (protocol traffic), the asynchronous part
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextvars
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol as _TypingProtocol
@@ -30,7 +34,7 @@ from ._delivery import Dispatcher
 from ._emitter import Emitter
 from ._handover import Handover
 from ._lane import Lane
-from ._latency import Timing
+from ._latency import StampLog, Timing
 from ._options import Observe
 from ._stats import Counters, ReceiveTime
 from ._tracking import SequenceTracker
@@ -56,9 +60,41 @@ class Step(_TypingProtocol):
 
     def __call__(self, frame: str | bytes, inline: bool = True) -> _Item | None: ...
 _NO_CHANNEL: Final = None
-#: the timed step takes a latency sample at most this often (nanoseconds): every
-#: message of a feed slower than 50,000 msg/s
+#: the timed step takes latency samples from the first :data:`SAMPLES_PER_READ`
+#: frames of a transport read (a turn of the event loop), of reads at least this
+#: far apart (nanoseconds): every message of a feed whose reads come less often
+#: than every 20 µs and carry few messages
 SAMPLE_EVERY_NS: Final = 20_000
+SAMPLES_PER_READ: Final = 4
+
+
+def _end_of_turn(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> Callable[[], object]:
+    """What schedules ``callback`` to run once, at the loop's next turn.
+
+    Once per transport read: ``loop.call_soon`` makes a ``Handle`` each time
+    (about 0.35 µs, as much as the rest of a sparse feed's per-read work), so on
+    asyncio's own loops one handle, made once, is appended to the loop's ready
+    queue, as ``call_soon`` appends its new one (no context copied either).
+    Other loops (uvloop) get ``call_soon``.
+    """
+    ready = getattr(loop, "_ready", None)
+    if isinstance(ready, collections.deque) and isinstance(loop, asyncio.BaseEventLoop):
+        return functools.partial(
+            ready.append, asyncio.Handle(callback, (), loop, contextvars.Context())
+        )
+    return functools.partial(  # pragma: no cover - uvloop (not a test dependency)
+        loop.call_soon, callback, context=contextvars.Context()
+    )
+
+
+def _no_log(value: int) -> None:  # pragma: no cover - never called (no log, no append)
+    pass
+
+
+def _no_stamp(message: Any) -> None:
+    return None
 
 
 class Reader:
@@ -76,17 +112,18 @@ class Reader:
     __slots__ = (
         "_conn_id",
         "_counters",
+        "_decoded",
         "_dispatcher",
         "_gates",
         "_handover",
         "_held",
-        "_inline",
+        "_inline_stamp",
+        "_log",
         "_names",
         "_older",
         "_protocol",
         "_recorder",
         "_reply",
-        "_stamps",
         "_timing",
         "_tracker",
         "_tracking",
@@ -139,11 +176,15 @@ class Reader:
         counters.ping_rtt_source = self._ping_rtt
         #: receive times and latency samples, and what ``receive_time`` reads (observe())
         self._timing: Timing | None = None
-        self._stamps: dict[int, int] | None = None
+        self._log: StampLog | None = None
         #: the stamps before the last time the queue was found empty
-        self._older: dict[int, int] = {}
-        #: the message the step delivers in the transport's callback, and its stamp
-        self._inline: tuple[Any, int] | None = None
+        self._older: StampLog | None = None
+        #: the stamp of the message the timed step delivers in the transport's
+        #: callback (None for any other message)
+        self._inline_stamp: Callable[[Any], int | None] = _no_stamp
+        #: the receive times of the messages decode() read (a handover's new
+        #: connection), by id
+        self._decoded: dict[int, int] = {}
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
@@ -162,9 +203,10 @@ class Reader:
             return
         self._timing = self._counters.timing = Timing(time.time_ns() - time.monotonic_ns())
         if observe.timestamps:
-            # The step keeps id(message) -> receive time (ints only: no reference
-            # to the message); receive_time() looks a message up while it is alive.
-            self._stamps = {}
+            # The step keeps the ids of the messages it stamps (ints only: no
+            # reference to the message); receive_time() looks a message up while
+            # it is alive.
+            self._log = StampLog()
         if observe.record is not None:
             from .record import Recorder
 
@@ -177,21 +219,17 @@ class Reader:
 
     def receive_time(self, message: Any) -> ReceiveTime | None:
         """The receive time of ``message``, one this reader delivered (None: unknown)."""
-        stamps = self._stamps
-        if stamps is None:
+        timing = self._timing
+        if self._log is None or timing is None:
             return None
-        inline = self._inline
-        if inline is not None and inline[0] is message:
-            assert self._timing is not None
-            return self._timing.receive_time(inline[1])
-        key = id(message)
-        received = stamps.get(key)
-        if received is None:
-            received = self._older.get(key)
-        if received is None:
-            return None
-        assert self._timing is not None
-        return self._timing.receive_time(received)
+        found = self._inline_stamp(message)
+        if found is None:
+            key = id(message)
+            found = self._decoded.get(key)
+            for log in (self._log, self._older):
+                if found is None and log is not None:
+                    found = log.find(key)
+        return None if found is None else timing.receive_time(found)
 
     def _ping_rtt(self) -> float | None:
         ws = self._ws
@@ -245,12 +283,29 @@ class Reader:
         return step
 
     def _make_timed_step(self, event_time: Callable[[Any], Any] | None) -> Step:
-        """:meth:`_make_step` with a receive time: every frame is stamped
-        (``time.monotonic_ns()``) and recorded when a recorder is on; each
-        delivered message leaves its stamp for :meth:`receive_time` (keyed by its
-        ``id``: a live message's id is its own) and, with an event time, a latency
-        sample at most every :data:`SAMPLE_EVERY_NS` (its window's ``append``; the
-        arithmetic is done when ``stats`` is read)."""
+        """:meth:`_make_step` with a receive time: every frame is stamped and
+        recorded when a recorder is on; each delivered message leaves its stamp
+        for :meth:`receive_time` and, with an event time, a latency sample is
+        taken (its window's ``append``; the arithmetic is done when ``stats`` is
+        read).
+
+        One clock read per turn of the event loop, not per frame: the frames
+        stepped in the same turn came from the same transport read (picows'
+        callback, or the frames websockets parsed from it, which ``recv()``
+        returns without waiting) and share its ``time.monotonic_ns()``; a
+        frame numbered n (``messages_received``) is stamped + n ns past the
+        turn's first (unique, increasing stamps; no counter of its own).  The
+        first frame of a turn does the per-read work (``turn``): it schedules
+        the end of the turn (:func:`_end_of_turn`), reads the clock, forgets old
+        stamps, and makes the turn's first :data:`SAMPLES_PER_READ` messages
+        latency samples (of reads at least :data:`SAMPLE_EVERY_NS` apart).
+
+        A message delivered in the transport's callback is remembered in cells
+        (:meth:`receive_time` compares identities) until the next one; a queued
+        one leaves its id and stamp in the :class:`~wsevents._latency.StampLog`
+        (two appends).  The step
+        itself refers to few variables: a closure's call copies every one.
+        """
         decode = self._protocol.decode
         names = self._names
         counters = self._counters
@@ -258,22 +313,95 @@ class Reader:
         offer = dispatcher.offer
         deliver_now = dispatcher.deliver_now
         monotonic_ns = time.monotonic_ns
+        get_running_loop = asyncio.get_running_loop
         timing = self._timing
         assert timing is not None
         windows: dict[str | None, Callable[[tuple[Any, int]], None]] = {}
-        stamps = self._stamps
+        keep = self._log is not None
+        log_append: Callable[[int], None] = _no_log
+        if self._log is not None:
+            log_append = self._log.entries.append
         # stamps are forgotten when the queue is found empty, or past this bound
-        most = 4 * dispatcher.queue_size + 4096
-        tap = None if self._recorder is None else self._record_frame
+        most = 2 * (4 * dispatcher.queue_size + 4096)  # two entries per message
         next_sample = 0
+        samples_left = 0  # the latency samples still to take from this read
+        #: this turn's stamp minus its first frame's number (frame n: offset + n),
+        #: and whether the next frame starts a turn
+        offset = 0
+        fresh = True
+        #: the message delivered in the transport's callback: its number, its turn's
+        #: offset
+        current: Any = None
+        current_n = 0
+        current_offset = 0
+
+        def turn_over() -> None:
+            nonlocal fresh
+            fresh = True
+
+        #: the loop the turns are counted on, and what schedules a turn's end there
+        loop: asyncio.AbstractEventLoop | None = None
+        end_of_turn: Callable[[], object] = turn_over
+
+        def turn(n: int) -> None:
+            """The first frame of a turn (numbered ``n``): the per-read work."""
+            nonlocal fresh, offset, next_sample, samples_left, log_append, loop, end_of_turn
+            fresh = False
+            running = get_running_loop()
+            if running is not loop:
+                loop, end_of_turn = running, _end_of_turn(running, turn_over)
+            end_of_turn()
+            now = monotonic_ns()
+            floor = offset + n  # one past the last stamp given
+            if now < floor:
+                now = floor
+            offset = now - n
+            log = self._log
+            if log is not None and len(log.entries) > 128:  # 64 messages
+                if not dispatcher.depth:
+                    # Every message of the reads before this one was delivered, or
+                    # is in a handler now (then nothing is read until it is done,
+                    # or its stamp is kept one turn more): forget them.
+                    self._older = log
+                    log = self._log = StampLog()
+                elif len(log.entries) > most:
+                    log = self._log = StampLog()  # a queue that never empties
+                log_append = log.entries.append
+            if event_time is not None and now >= next_sample:
+                next_sample = now + SAMPLE_EVERY_NS
+                samples_left = SAMPLES_PER_READ
+
+        def sample(channel: str | None, message: Any) -> None:
+            assert event_time is not None
+            try:
+                event = event_time(message)
+            except Exception:  # noqa: BLE001 - no event time: no sample
+                return
+            append = windows.get(channel)
+            if append is None:
+                append = windows[channel] = timing.window(channel).append
+            append((event, offset + counters.messages_received))
+
+        def inline_stamp(message: Any) -> int | None:
+            return current_offset + current_n if message is current else None
+
+        self._inline_stamp = inline_stamp
+        tap: Callable[[str | bytes], None] | None = None
+        if self._recorder is not None:
+            record = self._record_frame
+
+            def tap(frame: str | bytes) -> None:
+                record(frame, offset + counters.messages_received)
 
         def step(frame: str | bytes, inline: bool = True) -> _Item | None:
             """One frame: None when it is done, or what the asynchronous part finishes."""
-            nonlocal next_sample, stamps
-            now = monotonic_ns()
-            counters.messages_received += 1
+            nonlocal samples_left, current, current_n, current_offset
+            n = counters.messages_received + 1
+            counters.messages_received = n
+            if fresh:
+                turn(n)
             if tap is not None:
-                tap(frame, now)
+                tap(frame)
             try:
                 channel, message = decode(frame)
             except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
@@ -289,39 +417,26 @@ class Reader:
                     return self._hold((None, message)) if inline else (None, message)
             if self._tracking and not self._admit(channel, message):
                 return None
-            if stamps is not None:
-                self._inline = (message, now)  # for the handlers deliver_now runs
-            if now >= next_sample:
-                next_sample = now + SAMPLE_EVERY_NS
-                if event_time is not None:
-                    try:
-                        event = event_time(message)
-                    except Exception:  # noqa: BLE001 - no event time: no sample
-                        pass
-                    else:
-                        sample = windows.get(channel)
-                        if sample is None:
-                            sample = windows[channel] = timing.window(channel).append
-                        sample((event, now))
-                if stamps is not None and len(stamps) > 64:
-                    if not dispatcher.depth:
-                        # Every message read before this one was delivered, or is
-                        # in a handler now (then nothing is read until it is
-                        # done, or its stamp is kept one turn more): forget them.
-                        # (A swap, not a copy: the old map becomes the older one.)
-                        self._older = stamps
-                        stamps = self._stamps = {}
-                    elif len(stamps) > most:
-                        stamps = self._stamps = {}  # a queue that never empties
-            if inline and deliver_now(name, message):
-                return None
-            if stamps is not None:
-                stamps[id(message)] = now  # queued: found by id while alive
+            if samples_left:
+                samples_left -= 1
+                sample(channel, message)
             if inline:
+                if keep:
+                    current = message  # for the handlers deliver_now runs
+                    current_n = n
+                    current_offset = offset
+                if deliver_now(name, message):
+                    return None
+                if keep:
+                    log_append(id(message))  # queued: found by id while alive
+                    log_append(offset + n)
                 if offer(name, message):
                     return None
-                dispatcher.blocked(name)  # a full queue: say so at once
+                self._dispatcher.blocked(name)  # a full queue: say so at once
                 return self._hold((name, message))
+            if keep:
+                log_append(id(message))  # queued: found by id while alive
+                log_append(offset + n)
             if offer(name, message):
                 return None
             return (name, message)
@@ -352,8 +467,11 @@ class Reader:
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
             self._bad_frame(exc, frame)
             return None
-        if self._stamps is not None:
-            self._stamps[id(message)] = time.monotonic_ns()
+        if self._log is not None:
+            decoded = self._decoded
+            if len(decoded) > 64:
+                decoded.clear()  # a handover's buffer is fed long before
+            decoded[id(message)] = time.monotonic_ns()
         return (channel, self._names.get(channel) or self._name_for(channel, message), message)
 
     async def feed(self, channel: str | None, name: str, message: Any) -> None:

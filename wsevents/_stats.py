@@ -20,7 +20,8 @@ class ReceiveTime(NamedTuple):
     .. versionadded:: 0.3
     """
 
-    #: ``time.monotonic_ns()`` when the frame was read
+    #: ``time.monotonic_ns()`` when the frame was read (read once per transport
+    #: read: the frames of one read are 1 ns apart, in order)
     monotonic_ns: int
     #: nanoseconds since the epoch (the wall clock at the connection's opening,
     #: plus the monotonic time since)

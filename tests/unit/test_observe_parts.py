@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from tests.conftest import until
 from tests.unit.test_reader_parts import END, ScriptClosed, ScriptedConnection, frame, make
 from wsevents._emitter import Emitter
-from wsevents._latency import Timing, event_time_getter, percentile
+from wsevents._latency import StampLog, Timing, event_time_getter, percentile
 from wsevents._options import Observe
 from wsevents._replay import _chunks, frame_bytes, load_sessions
 from wsevents._transport import CloseInfo
@@ -66,6 +67,7 @@ async def test_timed_step_over_the_transport_callback() -> None:
             pass
 
     reader.observe(Observe(timestamps=True, event_time=lambda m: m["n"], record=Sink()), Emitter())
+    unknown = {"n": 1}  # alive throughout: its id is none of the messages'
     ws = ScriptedConnection(callback=True)
     running = asyncio.ensure_future(reader.run(ws))  # type: ignore[arg-type]
     await asyncio.sleep(0)
@@ -87,7 +89,7 @@ async def test_timed_step_over_the_transport_callback() -> None:
     assert next(data for _, data in frames) == "open"
     assert [data for _, data in frames][-1] == "close"
     assert len(frames) == 2 + 7
-    assert reader.receive_time({"n": 1}) is None  # not one it delivered
+    assert reader.receive_time(unknown) is None  # not one it delivered
 
 
 async def test_receive_time_of_an_unknown_message_is_none() -> None:
@@ -100,10 +102,13 @@ async def test_receive_time_of_an_unknown_message_is_none() -> None:
     decoded = reader.decode(frame("t", 2))
     assert decoded is not None
     assert reader.receive_time(decoded[2]) is not None
-    alive = [reader.step(frame("t", n), False) for n in range(6000)]  # kept alive
+    alive = []  # kept alive
+    for _read in range(60):  # the log is checked once per read (a turn of the loop)
+        alive.extend(reader.step(frame("t", n), False) for n in range(100))
+        await asyncio.sleep(0)
     assert all(item is not None for item in alive[1:])
-    assert reader._stamps is not None
-    assert len(reader._stamps) < 6000  # a full queue that never empties: bounded
+    assert reader._log is not None
+    assert len(reader._log) < 6000  # a full queue that never empties: bounded
 
 
 async def test_stamps_are_forgotten_once_the_queue_empties() -> None:
@@ -112,11 +117,12 @@ async def test_stamps_are_forgotten_once_the_queue_empties() -> None:
     reader, dispatcher, *_ = make(queue_size=1000)
     reader.observe(Observe(timestamps=True), Emitter())
     kept = []
-    for n in range(400):  # a few µs each: the check runs every 20 µs at most
+    for n in range(400):  # one frame per read: the check runs at each read's first
         assert reader.step(frame("t", n), False) is None
         kept.append(dispatcher._queue.pop()[1])  # type: ignore[union-attr]  # delivered
-    assert reader._stamps is not None
-    assert len(reader._stamps) < 400
+        await asyncio.sleep(0)
+    assert reader._log is not None
+    assert len(reader._log) < 400
     assert reader.receive_time(kept[-1]) is not None
     assert reader.receive_time(kept[0]) is None
 
@@ -218,3 +224,32 @@ def test_stats_stay_hashable() -> None:
     stats = Stats(latency={"t": summary})
     assert hash(stats) == hash(Stats(latency={}))
     assert stats == Stats(latency={"t": summary})
+
+
+def test_stamp_log() -> None:
+    """Ids and stamps in one list; the index is built on demand."""
+    log = StampLog()
+    log.entries.extend([11, 1_000, 12, 1_002])
+    assert len(log) == 2
+    assert [log.find(key) for key in (11, 12, 13)] == [1_000, 1_002, None]
+    log.entries.extend([13, 3_000])  # indexed on the next find
+    assert log.find(13) == 3_000
+
+
+async def test_one_clock_read_per_turn() -> None:
+    """The frames stepped in one turn of the loop share its clock read (each 1 ns past
+    the one before, by frame number); the next turn reads the clock again."""
+    reader, dispatcher, *_ = make(queue_size=100)
+    reader.observe(Observe(timestamps=True), Emitter())
+    before = time.monotonic_ns()
+    for n in range(5):
+        assert reader.step(frame("t", n), False) is None
+    await asyncio.sleep(0)  # the turn is over
+    assert reader.step(frame("t", 5), False) is None
+    after = time.monotonic_ns()
+    queued = [payload for _, payload in dispatcher._queue]  # type: ignore[union-attr]
+    stamps = [reader.receive_time(message) for message in queued]
+    monos = [stamp.monotonic_ns for stamp in stamps if stamp is not None]
+    assert len(monos) == 6
+    assert [m - monos[0] for m in monos[:5]] == [0, 1, 2, 3, 4]
+    assert before <= monos[0] < monos[4] < monos[5] <= after

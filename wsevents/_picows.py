@@ -198,7 +198,6 @@ def _picows_parts() -> _PicowsParts | None:
             "limit",
             "max_message",
             "receiver",
-            "refusal",
             "wire",
         )
 
@@ -224,8 +223,6 @@ def _picows_parts() -> _PicowsParts | None:
             self.failure: tuple[int, str] | None = None
             #: frames of the fragmented message under way (0: none)
             self.fragments = 0
-            #: picows' parser refused a frame (see :meth:`refused`)
-            self.refusal = False
             #: picows' transport (picows.websockets keeps its own private)
             self.wire: Any = None
 
@@ -333,20 +330,16 @@ def _picows_parts() -> _PicowsParts | None:
             picows would go on parsing what follows it in its buffer on the next
             read.  The connection then ends with the code picows sent.
             """
-            if self.ended or self.refusal or self.wire is None or self.wire.is_disconnected:
-                return
-            self.refusal = True
-            asyncio.get_running_loop().call_soon(self.settle)
+            if not self.ended and self.wire is not None and not self.wire.is_disconnected:
+                asyncio.get_running_loop().call_soon(self.settle)
 
         def settle(self) -> None:
             """After the read in which picows refused a frame: the end, with picows'
             code (unless the frame read before it ended the connection first)."""
-            if self.ended:
-                return
-            self.end()
-            handshake = self.wire.close_handshake
-            sent = None if handshake is None else handshake.sent
-            if sent is not None:
+            if not self.ended:
+                self.end()
+                # picows sends its close frame right after it logs the refusal
+                sent = self.wire.close_handshake.sent
                 self.failure = (int(sent.code), sent.reason or "")
 
         def end(self) -> None:

@@ -84,7 +84,8 @@ class _PicowsConnection:
         failure = getattr(getattr(self, "ws", None), "failure", None)
         if failure is not None:
             # A check of ours failed the connection (RSV bits, an invalid close code,
-            # too many fragments): picows' own record of it says less.
+            # too many fragments), or picows' parser refused a frame, or a fault came
+            # before a close frame picows had read ahead: picows' own record says less.
             return CloseInfo(None, "", failure[0], failure[1], False)
         rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)
         return CloseInfo(
@@ -219,7 +220,8 @@ def _picows_parts() -> _PicowsParts | None:
             self.max_message: int = kwargs["max_message_size"]
             #: a close frame or a protocol error was seen: later frames are ignored
             self.ended = False
-            #: the close code and reason a check of ours failed the connection with
+            #: the close code and reason the connection failed with (a check of ours,
+            #: a fault picows.websockets raised, a frame picows' parser refused)
             self.failure: tuple[int, str] | None = None
             #: frames of the fragmented message under way (0: none)
             self.fragments = 0

@@ -330,7 +330,10 @@ def _picows_parts() -> _PicowsParts | None:
             The frame picows read before it is still delivered, within the same
             read (picows parses one frame ahead); nothing after it is, though
             picows would go on parsing what follows it in its buffer on the next
-            read.  The connection then ends with the code picows sent.
+            read.  The connection then ends with the code picows sent.  (The
+            settle runs before the next read on asyncio's loops; uvloop reads
+            again within one callback when a read fills picows' whole buffer,
+            and frames of that second read could still be delivered.)
             """
             if not self.ended and self.wire is not None and not self.wire.is_disconnected:
                 asyncio.get_running_loop().call_soon(self.settle)

@@ -84,7 +84,8 @@ class _PicowsConnection:
         failure = getattr(getattr(self, "ws", None), "failure", None)
         if failure is not None:
             # A check of ours failed the connection (RSV bits, an invalid close code,
-            # too many fragments): picows' own record of it says less.
+            # too many fragments), or picows' parser refused a frame, or a fault came
+            # before a close frame picows had read ahead: picows' own record says less.
             return CloseInfo(None, "", failure[0], failure[1], False)
         rcvd, sent = getattr(exc, "rcvd", None), getattr(exc, "sent", None)
         return CloseInfo(
@@ -173,8 +174,8 @@ def _picows_parts() -> _PicowsParts | None:
 
         text, binary = picows.WSMsgType.TEXT, picows.WSMsgType.BINARY
         continuation = picows.WSMsgType.CONTINUATION
-        close = picows.WSMsgType.CLOSE
-        control = frozenset({close, picows.WSMsgType.PING, picows.WSMsgType.PONG})
+        close, ping = picows.WSMsgType.CLOSE, picows.WSMsgType.PING
+        control = frozenset({close, ping, picows.WSMsgType.PONG})
         # (type, payload, fin, rsv1) -> a frame: what a message inflated here and
         # declined by the receiver reaches picows.websockets' queue as
         make_frame: Callable[..., Any] | None = getattr(
@@ -198,6 +199,7 @@ def _picows_parts() -> _PicowsParts | None:
             "limit",
             "max_message",
             "receiver",
+            "wire",
         )
 
         def __init__(self, **kwargs: Any) -> None:
@@ -218,10 +220,17 @@ def _picows_parts() -> _PicowsParts | None:
             self.max_message: int = kwargs["max_message_size"]
             #: a close frame or a protocol error was seen: later frames are ignored
             self.ended = False
-            #: the close code and reason a check of ours failed the connection with
+            #: the close code and reason the connection failed with (a check of ours,
+            #: a fault picows.websockets raised, a frame picows' parser refused)
             self.failure: tuple[int, str] | None = None
             #: frames of the fragmented message under way (0: none)
             self.fragments = 0
+            #: picows' transport (picows.websockets keeps its own private)
+            self.wire: Any = None
+
+        def on_ws_connected(self, transport: Any) -> None:
+            self.wire = transport
+            super().on_ws_connected(transport)
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:
             receiver = self.receiver
@@ -285,6 +294,12 @@ def _picows_parts() -> _PicowsParts | None:
             kind = frame.msg_type
             if frame.rsv2 or frame.rsv3 or (frame.rsv1 and (kind in control or not self.deflate)):
                 self.fail(close_code.PROTOCOL_ERROR, "reserved bits set")
+            if kind == ping:
+                # picows' auto-pong is off, so that a ping is checked like any frame
+                # (a ping over 125 bytes or fragmented never gets here: picows'
+                # parser refuses it)
+                transport.send_pong(frame.get_payload_as_bytes())
+                return
             if kind == close:
                 self.end()
                 if frame.payload_size >= 2 and not _valid_close_code(frame.get_close_code()):
@@ -298,11 +313,39 @@ def _picows_parts() -> _PicowsParts | None:
                 self.fragments = 1
             try:
                 base_on_frame(self, transport, frame)
-            except Exception:
+            except Exception as exc:
                 self.end()  # picows fails the connection: nothing more is delivered
+                if isinstance(exc, protocol_error):
+                    # the first fault in the stream's order: a close frame picows
+                    # read after this one may already be in its close record
+                    self.failure = (int(exc.code), str(exc.args[1]))
                 raise
             if kind == text or kind == binary:
                 self.behind += 1
+
+        def refused(self) -> None:
+            """picows' parser refused a frame (it logs an error, then sends the close
+            frame itself; the frame never reaches :meth:`on_ws_frame`).
+
+            The frame picows read before it is still delivered, within the same
+            read (picows parses one frame ahead); nothing after it is, though
+            picows would go on parsing what follows it in its buffer on the next
+            read.  The connection then ends with the code picows sent.  (The
+            settle runs before the next read on asyncio's loops; uvloop reads
+            again within one callback when a read fills picows' whole buffer,
+            and frames of that second read could still be delivered.)
+            """
+            if not self.ended and self.wire is not None and not self.wire.is_disconnected:
+                asyncio.get_running_loop().call_soon(self.settle)
+
+        def settle(self) -> None:
+            """After the read in which picows refused a frame: the end, with picows'
+            code (unless the frame read before it ended the connection first)."""
+            if not self.ended:
+                self.end()
+                # picows sends its close frame right after it logs the refusal
+                sent = self.wire.close_handshake.sent
+                self.failure = (int(sent.code), sent.reason or "")
 
         def end(self) -> None:
             """A close frame or a protocol error: no frame is taken any more."""
@@ -484,10 +527,11 @@ async def _open_listener(
     if subprotocols:
         headers.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
     frame_limit = 2**31 - 1 if max_size is None else max_size
+    watch = _RefusalWatch(logger)
 
     def listener_factory(request: Any, response: Any) -> Any:
         wrapped = parts.response.from_picows(response)
-        return parts.listener(
+        listener = watch.listener = parts.listener(
             request=parts.request.from_picows(request),
             response=wrapped,
             subprotocol=parts.resolve_subprotocol(subprotocols, wrapped),
@@ -501,6 +545,7 @@ async def _open_listener(
             max_frame_size=frame_limit,
             logger=logger,
         )
+        return listener
 
     kwargs: dict[str, Any] = {}
     if use_aiofastnet is not None:
@@ -511,15 +556,36 @@ async def _open_listener(
         ssl_context=ssl,
         websocket_handshake_timeout=open_timeout,
         enable_auto_ping=False,
-        enable_auto_pong=True,
+        # pings are answered by the listener, after its checks (RSV bits)
+        enable_auto_pong=False,
         max_frame_size=frame_limit,
         extra_headers=headers,
         proxy=proxy,
         socket_factory=socket_factory,
-        logger_name=logger,
+        logger_name=watch,
         **kwargs,
     )
     return listener
+
+
+class _RefusalWatch(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """picows' logger for one connection, which also tells its listener when
+    picows' own parser refuses a frame.
+
+    picows has no callback for that: it logs an error, sends the close frame
+    and drops the connection a moment later (its protocol logs at ERROR level
+    only when it fails the connection).
+    """
+
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter) -> None:  # type: ignore[type-arg]
+        super().__init__(logger, {})
+        #: the listener of the connection, once picows made it
+        self.listener: Any = None
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        if level >= logging.ERROR and self.listener is not None:
+            self.listener.refused()
+        super().log(level, msg, *args, **kwargs)
 
 
 def _environment_proxy(url: str) -> str | None:

@@ -16,12 +16,14 @@ from typing import Any
 import pytest
 
 import wsevents
-from tests.conftest import Recorder
+from tests.conftest import Recorder, until
 from wsevents import DisconnectReason
+from wsevents.testing import FakeServer
 
 
 Make = Callable[..., wsevents.Connection]
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+PROTOCOL_ERROR = DisconnectReason.PROTOCOL_ERROR
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv: int = 0) -> bytes:
@@ -144,6 +146,36 @@ CASES = {
         1002,
     ),
     "a close frame without a code": (close(None), [], DisconnectReason.SERVER_CLOSE, 1005),
+    # What the picows fuzz exclusions hid (tests/fuzz/test_raw_frames.py): picows
+    # answered pings itself, before any check; its parser reads one frame ahead
+    # and refuses some close frames itself (the frame read before is delivered).
+    "a ping with RSV1 set": (frame(0x9, b"x", rsv=0b100), [], PROTOCOL_ERROR, 1002),
+    "a ping with RSV3 set": (frame(0x9, b"", rsv=0b001), [], PROTOCOL_ERROR, 1002),
+    "a pong with RSV2 set": (frame(0xA, b"", rsv=0b010), [], PROTOCOL_ERROR, 1002),
+    "data around a close reason that is not UTF-8": (
+        text('{"n": 1}') + close(1000, b"\xff") + text('{"n": 2}'),
+        [{"n": 1}],
+        DisconnectReason.PROTOCOL_ERROR,
+        1007,
+    ),
+    "data around close code 1004": (
+        text('{"n": 1}') + close(1004) + text('{"n": 2}'),
+        [{"n": 1}],
+        DisconnectReason.PROTOCOL_ERROR,
+        1002,
+    ),
+    "an invalid continuation before close code 4999": (
+        frame(0x0, b"orphan") + close(4999),
+        [],
+        DisconnectReason.PROTOCOL_ERROR,
+        1002,
+    ),
+    "a close frame before one picows refuses": (
+        close(1000, b"bye") + close(1000, b"\xff"),
+        [],
+        DisconnectReason.SERVER_CLOSE,
+        1000,
+    ),
 }
 
 
@@ -201,6 +233,64 @@ async def test_a_message_in_more_than_4096_fragments_is_refused_on_both_transpor
         got, disconnect = await run_until_disconnect(make, server.url)
     assert got == messages
     assert (disconnect.reason, disconnect.code) == (reason, code)
+
+
+@pytest.mark.parametrize(
+    ("refused", "code"),
+    [
+        (frame(0x8, b"\x03"), 1002),
+        (close(1004), 1002),
+        (close(1000, b"\xc3"), 1007),
+    ],
+    ids=["one-byte close", "close code 1004", "reason not UTF-8"],
+)
+@pytest.mark.parametrize("transport", ["websockets", "picows"])
+async def test_nothing_after_a_close_frame_picows_refuses_is_delivered(
+    server: FakeServer, make_connection: Make, transport: str, refused: bytes, code: int
+) -> None:
+    """picows' parser refuses such a close frame before the listener sees it, and
+    parses on past it when the next read comes (the server's answer to the
+    client's close): what followed the refused frame is not delivered."""
+    ws = make_connection(server.url, transport=transport, backoff=wsevents.Immediate())
+    rec = Recorder(ws, "disconnect", "connect", "message")
+    await ws.connect()
+    await server.wait_for_client()
+    late = text('{"n": 2}') + frame(0x3, b"")  # then a frame that is refused in turn
+    server.clients[0].websocket.transport.write(text('{"n": 1}') + refused + late)
+    await rec.wait_count("connect", 2)
+    await server.wait_for_client(2)
+    await server.publish("a", {"n": 3})
+    await rec.wait(lambda r: {"channel": "a", "n": 3} in r.of("message"))
+    assert rec.of("message") == [{"n": 1}, {"channel": "a", "n": 3}]
+    event = rec.of("disconnect")[0]
+    assert (event.reason, event.code) == (DisconnectReason.PROTOCOL_ERROR, code)
+
+
+@pytest.mark.parametrize("transport", ["websockets", "picows"])
+async def test_pings_are_answered_with_their_payload(
+    server: FakeServer, make_connection: Make, transport: str
+) -> None:
+    """A server's ping gets its pong (picows' auto-pong is off: the listener answers
+    after its checks), also while messages are queued behind a slow handler."""
+    ws = make_connection(server.url, transport=transport)
+    release = asyncio.Event()
+    got: list[Any] = []
+
+    async def slow(message: Any) -> None:
+        got.append(message)
+        await release.wait()
+
+    ws.on("message", slow)
+    await ws.connect()
+    client = await server.wait_for_client()
+    await server.send_raw('{"n": 1}')
+    await server.send_raw('{"n": 2}')
+    for payload in (b"", b"abc", bytes(range(125))):
+        pong = await client.websocket.ping(payload)
+        await asyncio.wait_for(pong, 5)
+    release.set()
+    await until(lambda: len(got) == 2)
+    assert got == [{"n": 1}, {"n": 2}]
 
 
 async def _unused() -> AsyncIterator[None]:  # pragma: no cover - keeps typing happy

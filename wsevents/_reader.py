@@ -120,6 +120,7 @@ class Reader:
         "_inline_stamp",
         "_log",
         "_names",
+        "_next_conn",
         "_older",
         "_protocol",
         "_recorder",
@@ -188,6 +189,8 @@ class Reader:
         self._recorder: Any = None
         #: the transport connections read so far (the recorder's connection ids)
         self._conn_id = 0
+        #: the recorder's number for the connection being opened (0: none yet)
+        self._next_conn = 0
 
     @property
     def last_sequences(self) -> dict[str, int]:
@@ -461,7 +464,7 @@ class Reader:
         if self._recorder is not None:
             # the frames of the connection being opened (a login, a handover's
             # new connection): the next one run() reads
-            self._recorder.frame(self._conn_id + 1, time.time_ns(), frame)
+            self._recorder.frame(self._opening_id(), time.time_ns(), frame)
         try:
             channel, message = self._protocol.decode(frame)
         except Exception as exc:  # noqa: BLE001 - a bad frame is an error event
@@ -594,13 +597,26 @@ class Reader:
 
     # -- the asynchronous part -----------------------------------------------------------
 
+    def _opening_id(self) -> int:
+        """The recorder's number of the connection being opened (taken from the
+        recorder once, so that connections sharing it never share a number)."""
+        conn = self._next_conn
+        if not conn:
+            number = getattr(self._recorder, "new_connection", None)
+            conn = self._next_conn = number() if callable(number) else self._conn_id + 1
+        return conn
+
     async def run(self, ws: TransportConnection) -> BaseException:
         """Read ``ws`` until it closes; returns the ``ws.closed_error`` that ended it."""
         recv = ws.recv
         step = self.step
         finish = self._finish
         self._ws = ws
-        self._conn_id += 1
+        if self._recorder is not None:
+            self._conn_id = self._opening_id()
+            self._next_conn = 0
+        else:
+            self._conn_id += 1
         timing = self._timing
         if timing is not None:
             timing.rebase(time.time_ns() - time.monotonic_ns())

@@ -8,7 +8,8 @@ written and flushed once per batch (one turn of the event loop), so a crash
 loses at most the last batch.
 
 The lines (``t``: nanoseconds since the epoch, ``conn``: the connection's
-number, from 1)::
+number, from 1, in the order the connections opened: one numbering for all the
+connections that share a recorder, such as a pool's shards)::
 
     {"kind": "recording", "version": 1, "t": ...}
     {"kind": "open", "conn": 1, "t": ..., "sent": 2}          (frames the client sent so far)
@@ -85,6 +86,7 @@ class Recorder:
         "_buffer",
         "_clock",
         "_closed",
+        "_connections",
         "_file",
         "_flush_pending",
         "_path",
@@ -106,6 +108,9 @@ class Recorder:
         self._flush_pending = False
         self._clock = clock
         self.close_with_connection = close_with_connection
+        #: the connection numbers handed out (one numbering for every connection
+        #: that shares this recorder: a pool's shards)
+        self._connections = 0
 
     def __repr__(self) -> str:
         return f"<wsevents.record.Recorder {'closed' if self._closed else 'open'}>"
@@ -116,6 +121,12 @@ class Recorder:
         return self._closed
 
     # -- what the reader calls ---------------------------------------------------------
+
+    def new_connection(self) -> int:
+        """The number of the next connection recorded (from 1; unique within this
+        recorder, whichever of the connections sharing it opens it)."""
+        self._connections += 1
+        return self._connections
 
     def frame(self, conn: int, wall_ns: int, frame: str | bytes) -> None:
         """One raw frame of connection ``conn``, received at ``wall_ns``."""

@@ -211,7 +211,13 @@ async def test_timestamps_and_one_recording_for_every_shard(tmp_path: Any) -> No
     events = [line["event"] for line in lines if line["kind"] == "event"]
     assert events.count("connect") == 2
     assert events.count("closed") == 1
-    assert len([line for line in lines if line["kind"] == "frame"]) == 2
+    frames = [line for line in lines if line["kind"] == "frame"]
+    assert len(frames) == 2
+    # one numbering for both shards: each connection, and its frames, apart
+    opened = sorted(line["conn"] for line in lines if line["kind"] == "open")
+    assert opened == [1, 2]
+    assert sorted(line["conn"] for line in lines if line["kind"] == "close") == [1, 2]
+    assert sorted(line["conn"] for line in frames) == [1, 2]
 
 
 async def test_metrics_of_a_pool_are_labelled_per_shard() -> None:

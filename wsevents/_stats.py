@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 import attrs
 
@@ -55,6 +55,27 @@ class Latency:
     p90: float
     p99: float
     max: float
+
+
+#: the fields of :class:`Stats` that only grow (the counters), in their order
+COUNTERS: Final = (
+    "messages_received",
+    "messages_delivered",
+    "messages_dropped",
+    "queue_full_events",
+    "decode_errors",
+    "handler_errors",
+    "messages_sent",
+    "connect_attempts",
+    "connects",
+    "reconnects",
+    "failed_attempts",
+    "disconnects",
+    "proactive_disconnects",
+    "reactive_disconnects",
+    "gaps",
+    "duplicates_dropped",
+)
 
 
 @attrs.frozen(kw_only=True)

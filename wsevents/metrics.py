@@ -45,30 +45,14 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
         "wsevents.metrics needs prometheus_client: pip install 'wsevents[prometheus]'"
     ) from exc
 
+from ._stats import COUNTERS as _STATS_COUNTERS
 from .events import DISCONNECT, HANDOVER, State
 
 
 __all__ = ["BUS_COUNTERS", "COUNTERS", "GAUGES", "StatsCollector", "start_http_server"]
 
 #: the ``Stats`` counters exposed, as ``wsevents_<name>_total``
-COUNTERS: Final = (
-    "messages_received",
-    "messages_delivered",
-    "messages_dropped",
-    "queue_full_events",
-    "decode_errors",
-    "handler_errors",
-    "messages_sent",
-    "connect_attempts",
-    "connects",
-    "reconnects",
-    "failed_attempts",
-    "disconnects",
-    "proactive_disconnects",
-    "reactive_disconnects",
-    "gaps",
-    "duplicates_dropped",
-)
+COUNTERS: Final = _STATS_COUNTERS
 #: the counters only a bus ``Consumer`` has (:class:`wsevents.bus.ConsumerStats`),
 #: as ``wsevents_<name>_total``
 BUS_COUNTERS: Final = ("entries_read", "entries_acked", "entries_claimed", "dead_letters")

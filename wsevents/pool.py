@@ -33,7 +33,7 @@ from ._link import venue_limit
 from ._move import Move
 from ._options import Observe
 from ._shard import Shard
-from ._stats import Counters, ReceiveTime, Stats
+from ._stats import COUNTERS, Counters, ReceiveTime, Stats
 from ._stream import Stream
 from ._tracking import SequenceTracker
 from ._transport import Transport
@@ -57,20 +57,8 @@ _DELIVERY: Final = (
     "queue_peak",
     "handler_errors",
 )
-_SUMMED: Final = (
-    "messages_received",
-    "decode_errors",
-    "messages_sent",
-    "connect_attempts",
-    "connects",
-    "reconnects",
-    "failed_attempts",
-    "disconnects",
-    "proactive_disconnects",
-    "reactive_disconnects",
-    "gaps",
-    "duplicates_dropped",
-)
+#: the counters summed over the shards (and the shards gone)
+_SUMMED: Final = tuple(name for name in COUNTERS if name not in _DELIVERY)
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the pure core, on demand (never in CI): mutmut 3 mutates
-# wsevents/_supervisor.py, backoff.py, routing.py, _tracking.py and policies/*
+# wsevents/_supervisor.py, backoff.py, routing.py, _tracking.py, policies/*,
+# ratelimit.py and _window.py
 # (the [tool.mutmut] table of pyproject.toml) and runs the fast unit tests
 # (tests/unit, a few seconds) against every mutant, then writes bench/MUTATION.md:
 # the score per module and every surviving mutant with its justification.

@@ -39,6 +39,7 @@ shared by many connections.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import typing
@@ -111,25 +112,29 @@ class Session(typing.Protocol):
         """
 
 
-def _positive(name: str) -> Callable[[object, attrs.Attribute[float], object], None]:
-    def check(_inst: object, _attr: attrs.Attribute[float], value: object) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ConfigError(name, value, "must be a positive number of seconds")
+def _check_positive(name: str, _inst: object, _attr: object, value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigError(name, value, "must be a positive number of seconds")
 
-    return check
+
+def _check_callable(name: str, _inst: object, _attr: object, value: object) -> None:
+    if not callable(value):
+        raise ConfigError(name, value, "must be callable")
+
+
+# (The checks are module functions, the validators partials of them: the checks
+# run when a spec is made, not when this module is imported.)
+def _positive(name: str) -> Callable[[object, attrs.Attribute[float], object], None]:
+    return functools.partial(_check_positive, name)
 
 
 def _callable(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
-        if not callable(value):
-            raise ConfigError(name, value, "must be callable")
-
-    return check
+    return functools.partial(_check_callable, name)
 
 
 def _check_frame(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:

@@ -108,30 +108,6 @@ def test_a_new_acquire_never_jumps_a_waiter_when_a_slot_frees() -> None:
     assert run(main) == (False, False)
 
 
-def test_a_second_loop_gets_the_documented_message() -> None:
-    limit = RateLimit(1, per=10.0)
-    first, second = VirtualLoop(), VirtualLoop()
-    try:
-
-        async def queue_one() -> asyncio.Future[None]:
-            await limit.acquire()
-            pending = asyncio.ensure_future(limit.acquire())
-            await asyncio.sleep(0)
-            return pending
-
-        pending = first.run_until_complete(queue_one())
-        with pytest.raises(RuntimeError) as raised:
-            second.run_until_complete(limit.acquire())
-        assert str(raised.value) == (
-            "RateLimit is shared by one event loop: it has waiters in another one"
-        )
-        pending.cancel()
-        first.run_until_complete(asyncio.gather(pending, return_exceptions=True))
-    finally:
-        first.close()
-        second.close()
-
-
 def test_the_window_delay_is_zero_once_the_oldest_grant_left_it() -> None:
     window = Window(1, 2.0)
     window.grant(10.0)

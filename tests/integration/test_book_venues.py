@@ -300,3 +300,27 @@ async def test_bad_messages_are_error_events(server: FakeServer, make_connection
     assert "abc" in str(rec.of("error")[1])
     assert rec.of("resync")[-1].reason is ResyncReason.INVALID
     await keeper.aclose()
+
+
+async def test_a_venue_with_its_own_parse_is_parsed(
+    server: FakeServer, make_connection: Make
+) -> None:
+    """Binance diffs are read by their keys (``Venue.diff_keys``) without a call to
+    ``parse``; a subclass that changes ``parse`` alone has it called for every diff."""
+    calls: list[str] = []
+
+    class Counted(type(BINANCE_SPOT)):  # type: ignore[misc]
+        def parse(self, message: Any) -> Any:
+            calls.append(message["s"])
+            return super().parse(message)
+
+    feed = BookFeed(server, "binance", "BTCUSDT", seed=9)
+    ws = make_connection(server.url, protocol=feed.protocol(), subscriptions=[feed.channel])
+    keeper = BookKeeper(ws, Counted(), channels=[feed.channel], snapshot=feed.snapshot,
+                        backoff=wsevents.FixedDelay(delay=5 * MS))
+    await ws.connect()
+    await server.wait_for_client()
+    await feed.publish(4)
+    await wait_live(keeper, feed)
+    assert calls == ["BTCUSDT"] * 4
+    await keeper.aclose()

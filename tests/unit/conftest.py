@@ -24,16 +24,17 @@ settings.register_profile(
 
 @pytest.fixture(scope="module", params=["compiled", "python"])
 def level_loop(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run a module's tests on both level loops of the order book: the compiled
-    one (``wsevents/book/_levels.c``) and the pure-Python one it falls back to."""
+    """Run a module's tests on both sides of the order book: the compiled one
+    (``wsevents/book/_levels.c``) and the pure-Python one it falls back to."""
     from wsevents.book import _book
 
     if request.param == "compiled":
-        assert _book._compiled is not None, (
+        assert _book._CSide is not None, (
             "wsevents.book._levels was not built: the install needs a C compiler"
         )
+        assert _book._Side is _book._CSide
         yield request.param
         return
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_book, "_compiled", None)
+        patch.setattr(_book, "_Side", _book._PySide)
         yield request.param

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -168,14 +169,16 @@ def test_removed_levels_stay_dead_until_back_trimmed_or_compacted() -> None:
     many.apply(asks=[[str(1000 + i), "0"] for i in range(1, 200)])
     assert many.asks(5) == [(1000.0, 1.0)]
     side = many._asks
-    assert len(side.keys) == 200  # 199 dead keys, still in place
+    assert len(side.in_place()) == 200  # 199 dead keys, still in place
     many.apply(asks=[["2000", "2"]])  # a new price: the dead ones go first
-    assert side.keys == [1000.0, 2000.0]
-    assert sorted(side.names) == [1000.0, 2000.0]
+    assert side.in_place() == [1000.0, 2000.0]
     assert many.asks() == [(1000.0, 1.0), (2000.0, 2.0)]
     many.apply(asks=[["1000", "0"]])
     assert many.best_ask == (2000.0, 2.0)
-    assert side.keys == [2000.0]  # the dead head was trimmed by the read
+    assert side.in_place() == [2000.0]  # the dead head was trimmed by the read
+    many.apply(asks=[["3000", "1"], ["1000", "7"]])  # a trimmed level is a new one
+    assert side.in_place() == [1000.0, 2000.0, 3000.0]
+    assert many.raw_asks() == [("1000", "7"), ("2000", "2"), ("3000", "1")]
 
 
 #: what venues send, and what they should not: other spellings of a number (a
@@ -203,46 +206,112 @@ weird_levels = st.one_of(
 
 def _state(book: OrderBook) -> tuple[object, ...]:
     sides = (book._bids, book._asks)
-    return tuple((dict(s.sizes), dict(s.names), list(s.keys)) for s in sides)
+    return tuple((s.in_place(), s.raw(None), s.top(None), len(s)) for s in sides)
 
 
 @pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.lists(weird_levels, max_size=6), max_size=30))
-def test_the_compiled_loop_does_what_the_python_loop_does(
+def test_the_compiled_side_does_what_the_python_side_does(
     batches: list[list[list[object]]],
 ) -> None:
-    """Any batches of levels, good and bad: the compiled loop leaves each side
-    (sizes, names, dead keys) exactly as the pure-Python loop does, and raises
-    the same error after applying the same levels."""
+    """Any batches of levels, good and bad: the compiled side reads as the
+    pure-Python side does after each batch (levels, the venue's strings, dead
+    keys in place, the best level), and raises the same error after applying
+    the same levels."""
     compiled, pure = OrderBook("C"), OrderBook("P")
-    pure_side = pure._bids
+    pure._bids = _book._PySide(-1.0)
+    assert type(compiled._bids) is not type(pure._bids)
     for levels in batches:
         outcome: list[object] = []
-        for side in (compiled._bids, pure_side):
+        for side in (compiled._bids, pure._bids):
             try:
-                if side is pure_side:
-                    side.apply_each(levels)
-                else:
-                    side.apply(levels)
+                side.apply(levels)
                 outcome.append(None)
             except Exception as exc:  # noqa: BLE001 - compared below
                 outcome.append((type(exc), str(exc)))
         assert outcome[0] == outcome[1]
-        assert _state(compiled) == _state(pure)
+        assert compiled._bids.in_place() == pure._bids.in_place()  # before a read trims
+        assert compiled.best_bid == pure.best_bid
+        assert _state(compiled)[0] == _state(pure)[0]
     assert compiled.raw_bids() == pure.raw_bids()
 
 
 @pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
-def test_the_compiled_loop_reads_prices_as_float_does() -> None:
-    """The compiled loop's own parse of plain decimals gives float()'s value
+def test_the_compiled_side_reads_prices_as_float_does() -> None:
+    """The compiled side's own parse of plain decimals gives float()'s value
     (a level found again by its float key, never another one)."""
-    assert _book._compiled is not None
+    assert _book._CSide is not None
     book = OrderBook("X")
     texts = [f"{i / 1000:.3f}" for i in range(1, 3000, 7)] + ["0.1", "0.3", "123456789.012345"]
     book.apply(bids=[[t, "1"] for t in texts])
     book.apply(bids=[[t, "0"] for t in texts])
     assert len(book) == 0
     book.apply(bids=[[t, "2"] for t in texts])  # every one back by its float key
-    assert sorted(book._bids.names) == sorted(-float(t) for t in texts)
+    assert book._bids.in_place() == sorted(-float(t) for t in texts)
     assert book.bids(1) == [(123456789.012345, 2.0)]
+
+
+@pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([8, 60, 700, 3000]))
+def test_the_compiled_side_matches_under_churn(seed: int, spread: int) -> None:
+    """Thousands of levels over few or many prices, removed and back, the head
+    emptied and read: the compiled side's table grows, trims, compacts and
+    shifts its entries back, and still reads as the pure-Python side does."""
+    rng = random.Random(seed)
+    compiled, pure = _book._Side(1.0), _book._PySide(1.0)
+    for _ in range(60):
+        batch = []
+        for _ in range(rng.randint(1, 80)):
+            tick = rng.randint(0, spread)
+            price = f"{tick / 100:.2f}" if rng.random() < 0.9 else f"{tick / 100}"
+            size = "0" if rng.random() < 0.45 else f"{rng.randint(1, 10**6) / 1000:.3f}"
+            batch.append([price, size])
+        if rng.random() < 0.2:  # a run of removals from the best level on
+            best = pure.head()
+            assert compiled.head() == best
+            start = 0 if best is None else round(best * 100)
+            batch += [[f"{t / 100:.2f}", "0"] for t in range(start, start + rng.randint(1, 50))]
+        compiled.apply(batch)
+        pure.apply(batch)
+        assert len(compiled) == len(pure)
+        assert compiled.in_place() == pure.in_place()
+        read = rng.random()
+        if read < 0.3:
+            assert compiled.head() == pure.head()
+        elif read < 0.6:
+            depth = rng.randint(-3, 30)
+            assert compiled.top(depth) == pure.top(depth)
+            assert compiled.raw(depth) == pure.raw(depth)
+        if rng.random() < 0.05:
+            compiled.clear()
+            pure.clear()
+    assert compiled.raw(None) == pure.raw(None)
+    assert compiled.best() == pure.best()
+
+
+def test_a_size_whose_own_code_changes_later_levels_is_followed() -> None:
+    """A size that is not a str runs its own ``__float__``: when it changes a later
+    level of the same batch, that level is applied as it is by then (the compiled
+    side parses prices ahead, and must not use them once foreign code has run)."""
+    levels: list[list[object]] = [["1", "1"], ["2", "1"], ["".join(["4", "0"]), "1"]]
+
+    class Sneaky:
+        def __float__(self) -> float:
+            # The price "40" is freed, and "50" most likely takes its memory: a
+            # price parsed ahead is known by its object, which is not enough.
+            levels[2][0] = None
+            levels[2][0] = "".join(["5", "0"])
+            levels[1][1] = "0"
+            return 3.0
+
+        def __str__(self) -> str:
+            return "3"
+
+    levels[0][1] = Sneaky()
+    book = OrderBook("X")
+    book.apply(asks=levels)
+    assert book.raw_asks() == [("1", "3"), ("50", "1")]  # "2" removed before it was there
+    book.apply(asks=[["50", "2"]])
+    assert book.raw_asks() == [("1", "3"), ("50", "2")]

@@ -11,6 +11,8 @@ from wsevents.book import (
     BINANCE_SPOT,
     BYBIT,
     OKX,
+    BinanceFutures,
+    BinanceSpot,
     BookError,
     OrderBook,
     Sequencing,
@@ -18,6 +20,7 @@ from wsevents.book import (
     Update,
     Venue,
 )
+from wsevents.book._venue import plain_diff_keys
 
 
 def test_binance_spot_and_futures() -> None:
@@ -119,3 +122,41 @@ def test_the_base_venue_is_abstract() -> None:
         venue.parse({})
     with pytest.raises(NotImplementedError):
         venue.book_checksum(OrderBook("X"))
+
+
+def test_diff_keys_are_used_only_with_the_parse_they_match() -> None:
+    """The keeper reads a diff by ``diff_keys`` only when the class that gives
+    ``parse`` gives them too: a subclass changing one of them alone, or an
+    instance given its own, is parsed."""
+    assert plain_diff_keys(BINANCE_SPOT) == ("s", "U", "u", None, "b", "a")
+    assert plain_diff_keys(BINANCE_FUTURES) == ("s", "U", "u", "pu", "b", "a")
+    assert plain_diff_keys(BYBIT) is None
+    assert plain_diff_keys(OKX) is None
+
+    class OwnParse(BinanceSpot):
+        def parse(self, message: Any) -> Update:
+            return super().parse(message)
+
+    class OwnKeys(BinanceSpot):
+        diff_keys = ("S", "U", "u", None, "b", "a")
+
+    class Both(BinanceSpot):
+        diff_keys = ("S", "U", "u", None, "b", "a")
+
+        def parse(self, message: Any) -> Update:
+            return super().parse({**message, "s": message["S"]})
+
+    class KeysOverAnotherParse(OwnParse):
+        diff_keys = ("S", "U", "u", None, "b", "a")
+
+    class Neither(BinanceFutures):
+        pass
+
+    assert plain_diff_keys(OwnParse()) is None
+    assert plain_diff_keys(OwnKeys()) is None
+    assert plain_diff_keys(Both()) == ("S", "U", "u", None, "b", "a")
+    assert plain_diff_keys(KeysOverAnotherParse()) is None
+    assert plain_diff_keys(Neither()) == ("s", "U", "u", "pu", "b", "a")
+    patched = BinanceSpot()
+    patched.parse = BINANCE_SPOT.parse  # type: ignore[method-assign]
+    assert plain_diff_keys(patched) is None

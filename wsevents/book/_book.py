@@ -12,27 +12,45 @@ same level, as they are for the venue.  A size is only compared with zero
 strings (or convert them to ``Decimal`` yourself) for arithmetic that must not
 round.
 
-Each side keeps the sizes by the venue's price string, the price strings by
-float key, and a sorted list of keys (bids negated, so both lists ascend from
-the best level).  Updating a level the venue spells as before is one dict
-lookup and one store, without parsing the price.  Removing a level is one
-dict deletion: its key stays in the sorted list, *dead*, until the level comes
-back (no ``bisect`` either way) or reaches the head of the list, where reads
-drop it; the list is compacted when dead keys outnumber live ones.  A new
-price is one ``bisect`` and one insertion (another spelling of a known price,
-``"1.50"`` for ``"1.5"``, is found through its float).  The best level is the
-first live key (O(1) amortised) and depth ``n`` reads ``n`` live keys
-(O(n + dead keys among them)); sizes are parsed when read.
+A side is compiled when the install had a C compiler
+(``wsevents/book/_levels.c``, :class:`wsevents.book._levels.Side`) and pure
+Python otherwise (:class:`_PySide`); both read the same levels the same way and
+raise the same errors (the tests run every book test on both, and compare them
+on random and malformed input).
+
+The compiled side keeps its levels as numbers: a hash table keyed by the
+signed float price (bids negated, so both sides ascend from the best level)
+holds each level's size as a double, the venue's size string copied inline,
+and the price string the level is known by; a sorted array holds the signed
+prices.  A level of a diff is found by parsing its price (no str hashing or
+comparison), and nothing of the decoded message is kept, so it is freed as a
+plain handler's is.  The pure side keeps the sizes by the venue's price
+string, the price strings by float key, and a sorted list of keys: updating a
+level the venue spells as before is one dict lookup and one store.
+
+Both leave a removed level's key in place, *dead*, until the level comes back
+(no ``bisect`` either way) or reaches the head of the list, where reads drop
+it; the keys are compacted when dead ones outnumber live ones.  A new price is
+one ``bisect`` and one insertion (another spelling of a known price,
+``"1.50"`` for ``"1.5"``, is the same level, found through its float; a
+removed level back takes the spelling it comes back with).  The best level is
+the first live key (O(1) amortised) and depth ``n`` reads ``n`` live keys
+(O(n + dead keys among them)).
 
 .. versionadded:: 0.1
 """
 
 from __future__ import annotations
 
+import functools
 import zlib
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
+
+
+if TYPE_CHECKING:
+    from ._levels import Side
 
 
 __all__ = ["OKX_CHECKSUM_DEPTH", "Level", "OrderBook", "RawLevel", "okx_checksum"]
@@ -41,15 +59,6 @@ __all__ = ["OKX_CHECKSUM_DEPTH", "Level", "OrderBook", "RawLevel", "okx_checksum
 Level: TypeAlias = tuple[float, float]
 #: A price level as the venue's ``(price, size)`` strings.
 RawLevel: TypeAlias = tuple[str, str]
-
-#: The compiled level loop (``wsevents/book/_levels.c``), or ``None`` when the
-#: extension was not built (no C compiler at install): the pure loop then runs.
-_Loop: TypeAlias = Callable[[dict[str, Any], dict[float, str], float, Sequence[Any], int], int]
-_compiled: _Loop | None
-try:
-    from ._levels import apply as _compiled
-except ImportError:  # pragma: no cover - depends on the install having a C compiler
-    _compiled = None
 
 #: How many levels of each side OKX's checksum covers.
 OKX_CHECKSUM_DEPTH: Final = 25
@@ -60,9 +69,11 @@ def _text(value: Any) -> str:
     return value if value.__class__ is str else str(value)
 
 
-class _Side:
-    """One side of a book: sizes by the venue's price string, and the prices
-    (as signed floats) sorted best first, removed ones left dead in place."""
+class _PySide:
+    """One side of a book in pure Python: sizes by the venue's price string, and
+    the prices (as signed floats) sorted best first, removed ones left dead in
+    place.  ``wsevents.book._levels.Side`` (C) does the same with the levels as
+    numbers; this one runs where the extension was not built."""
 
     __slots__ = ("keys", "names", "sign", "sizes")
 
@@ -84,6 +95,9 @@ class _Side:
         self.names.clear()
         self.keys.clear()
 
+    def __len__(self) -> int:
+        return len(self.sizes)
+
     def apply(self, updates: Iterable[Sequence[Any]]) -> None:
         """Set each level's size; a zero size removes the level.
 
@@ -93,31 +107,6 @@ class _Side:
                 were applied.
             IndexError: A level has fewer than two fields.
         """
-        compiled = _compiled
-        if compiled is None:
-            self.apply_each(updates)
-            return
-        if updates.__class__ is not list and updates.__class__ is not tuple:
-            updates = list(updates)
-        levels: Sequence[Sequence[Any]] = updates
-        done = compiled(self.sizes, self.names, self.sign, levels, 0)
-        if done < len(levels):
-            self._rest(compiled, levels, done)
-
-    def _rest(self, compiled: _Loop, levels: Sequence[Sequence[Any]], done: int) -> None:
-        """From ``levels[done]`` on: each level the compiled loop leaves to Python
-        (a new price, another spelling, bad input, which raises as the pure loop
-        does) in Python, the others compiled."""
-        count = len(levels)
-        while done < count:
-            self.apply_each(levels[done : done + 1])
-            done = compiled(self.sizes, self.names, self.sign, levels, done + 1)
-
-    def apply_each(self, updates: Iterable[Sequence[Any]]) -> None:
-        """:meth:`apply` in pure Python, level by level: what the compiled loop
-        of ``wsevents/book/_levels.c`` does for the common levels (a live
-        level's size replaced or removed, a removed level back, a removal of a
-        level that is not live), and the rest."""
         sizes = self.sizes
         inf = _INF
         names = self.names
@@ -229,11 +218,38 @@ class _Side:
         sizes = self.sizes
         return [(name, _text(sizes[name])) for _key, name in self._live(depth)]
 
+    def in_place(self) -> list[float]:
+        """The signed prices in place, live and dead (removed, not yet trimmed
+        or compacted), best first."""
+        return list(self.keys)
+
     def best(self) -> Level | None:
         key = self.head()
         if key is None:
             return None
         return (self.sign * key, float(self.sizes[self.names[key]]))
+
+
+def _apply_diff(bids_side: _PySide, asks_side: _PySide, bids: Any, asks: Any) -> bool:
+    """What ``wsevents.book._levels.apply_diff`` does, for the pure-Python sides."""
+    bids_side.apply(bids)
+    asks_side.apply(asks)
+    bid = bids_side.head()
+    ask = asks_side.head()
+    return bid is not None and ask is not None and -bid >= ask
+
+
+#: The compiled side (``wsevents/book/_levels.c``), or ``None`` when the
+#: extension was not built (no C compiler at install).
+_CSide: type[Side] | None
+try:
+    from ._levels import Side as _CSide, apply_diff as _c_apply_diff
+except ImportError:  # pragma: no cover - depends on the install having a C compiler
+    _CSide = None
+
+#: The side every :class:`OrderBook` is made of: the compiled one when it was
+#: built, the pure-Python one otherwise (the tests run both).
+_Side: type[Side] | type[_PySide] = _PySide if _CSide is None else _CSide
 
 
 class OrderBook:
@@ -248,7 +264,7 @@ class OrderBook:
         symbol: The venue's symbol (``"BTCUSDT"``, ``"BTC-USDT"``).
     """
 
-    __slots__ = ("_asks", "_bids", "symbol", "update_id")
+    __slots__ = ("_asks", "_bids", "apply_diff", "symbol", "update_id")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -257,16 +273,24 @@ class OrderBook:
         """The venue's id of the last update applied (``None`` before a snapshot)."""
         self._bids = _Side(-1.0)
         self._asks = _Side(1.0)
+        apply_diff: Callable[..., bool] = (
+            _c_apply_diff if self._bids.__class__ is _CSide else _apply_diff
+        )
+        self.apply_diff: Callable[[Any, Any], bool] = functools.partial(
+            apply_diff, self._bids, self._asks
+        )
+        """``apply_diff(bids, asks)``: :meth:`apply`, then whether the book is
+        :attr:`crossed` (one call, for the path of every diff)."""
 
     def __repr__(self) -> str:
         return (
-            f"<OrderBook {self.symbol} {len(self._bids.sizes)} bids / "
-            f"{len(self._asks.sizes)} asks, best {self.best_bid} / {self.best_ask}>"
+            f"<OrderBook {self.symbol} {len(self._bids)} bids / "
+            f"{len(self._asks)} asks, best {self.best_bid} / {self.best_ask}>"
         )
 
     def __len__(self) -> int:
         """The number of price levels, both sides."""
-        return len(self._bids.sizes) + len(self._asks.sizes)
+        return len(self._bids) + len(self._asks)
 
     def clear(self) -> None:
         """Remove every level and forget the update id."""

@@ -16,6 +16,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import operator
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
@@ -40,7 +41,7 @@ from ..exceptions import ConfigError, NotConnected
 from ._book import OrderBook
 from ._events import BOOK_PREFIX, RESYNC, SYNCED, BookUpdate, ResyncReason
 from ._sync import APPLIED, NOTHING, BookState, Step, SymbolSync
-from ._venue import BookError, Snapshot, Venue
+from ._venue import BookError, Snapshot, Venue, plain_diff_keys
 
 
 __all__ = ["BookKeeper", "SnapshotFunction"]
@@ -134,6 +135,16 @@ class BookKeeper(EventEmitter):
         self._ws = ws
         self._venue = venue
         self._parse = venue.parse
+        keys = plain_diff_keys(venue)
+        #: reads a plain diff's fields in one call (``Venue.diff_keys``), or ``None``
+        self._fields: Callable[[Any], tuple[Any, ...]] | None = None
+        #: whether ``_fields`` reads a previous id
+        self._with_prev = False
+        if keys is not None:
+            symbol, first, last, prev, bids, asks = keys
+            self._with_prev = prev is not None
+            middle = () if prev is None else (prev,)
+            self._fields = operator.itemgetter(symbol, first, last, *middle, bids, asks)
         self._channels = tuple(channels)
         self._snapshot = snapshot
         self._max_buffer = max_buffer
@@ -240,7 +251,23 @@ class BookKeeper(EventEmitter):
     # -- connection handlers --------------------------------------------------------
 
     def _on_message(self, channel: str, message: Any) -> Awaitable[None] | None:
-        symbol, is_snapshot, first, last, prev, bids, asks, checksum = self._parse(message)
+        fields = self._fields
+        got = None
+        if fields is not None:
+            try:
+                got = fields(message)
+            except (KeyError, TypeError, IndexError):
+                pass  # parse() names what is missing
+        if got is None:
+            symbol, is_snapshot, first, last, prev, bids, asks, checksum = self._parse(message)
+        else:
+            is_snapshot = False
+            checksum = None
+            if self._with_prev:
+                symbol, first, last, prev, bids, asks = got
+            else:
+                symbol, first, last, bids, asks = got
+                prev = None
         sync = self._syncs.get(symbol)
         if sync is None or is_snapshot:
             return self._other_message(

@@ -181,24 +181,11 @@ class SymbolSync:
                 # _apply, inlined: this is the path of every update of a LIVE book.
                 book = self.book
                 try:
-                    book._bids.apply(bids)
-                    book._asks.apply(asks)
+                    crossed = book.apply_diff(bids, asks)
                 except (ValueError, TypeError, LookupError) as exc:
                     return self._invalid(last, exc, now)
                 book.update_id = last
-                # The crossed check, inlined: the head of each side, dead keys
-                # (removed levels) trimmed first.
-                side = book._bids
-                best_bids = side.keys
-                if best_bids and side.names[best_bids[0]] not in side.sizes:
-                    side.trim()
-                side = book._asks
-                best_asks = side.keys
-                if best_asks and side.names[best_asks[0]] not in side.sizes:
-                    side.trim()
-                if checksum is None and not (
-                    best_bids and best_asks and -best_bids[0] >= best_asks[0]
-                ):
+                if checksum is None and not crossed:
                     return APPLIED
                 problem = self._check(checksum, now)
                 return APPLIED if problem is None else problem

@@ -18,7 +18,7 @@ from ..exceptions import WSEventsError
 from ._book import OrderBook
 
 
-__all__ = ["BookError", "Sequencing", "Snapshot", "Update", "Venue"]
+__all__ = ["BookError", "Sequencing", "Snapshot", "Update", "Venue", "plain_diff_keys"]
 
 
 class BookError(WSEventsError, ValueError):
@@ -102,12 +102,22 @@ class Venue:
             user's ``snapshot`` callable (REST).
         has_checksum: True when updates carry a checksum that
             :meth:`book_checksum` computes.
+        diff_keys: For a venue whose every update is one flat mapping, never a
+            snapshot and without a checksum (Binance's ``depthUpdate``): the
+            keys of its symbol, first id, last id, previous id (``None`` when
+            :attr:`sequencing` is contiguous), bids and asks.  The keeper then
+            reads them in one call instead of calling :meth:`parse`, which
+            still names what is missing when a key is not there; ``None``
+            (the default) always calls :meth:`parse`.  ``parse`` must return
+            what these keys read; a subclass that overrides ``parse`` and not
+            ``diff_keys`` is always parsed (see :func:`plain_diff_keys`).
     """
 
     name: str = "venue"
     sequencing: Sequencing = Sequencing.CONTIGUOUS
     socket_snapshots: bool = False
     has_checksum: bool = False
+    diff_keys: tuple[str, str, str, str | None, str, str] | None = None
 
     def book_checksum(self, book: OrderBook) -> int:
         """The venue's checksum of ``book``, compared with :attr:`Update.checksum`."""
@@ -144,6 +154,18 @@ class Venue:
         if not isinstance(update_id, int) or isinstance(update_id, bool):
             raise BookError(f"{self.name} snapshot lastUpdateId is not an integer", symbol)
         return Snapshot(update_id, bids, asks)
+
+
+def plain_diff_keys(venue: Venue) -> tuple[str, str, str, str | None, str, str] | None:
+    """``venue.diff_keys`` when the class that gives ``parse`` also gives them:
+    a subclass that changes ``parse`` alone keeps its ``parse`` called."""
+    if "parse" in vars(venue) or "diff_keys" in vars(venue):
+        return None
+    for cls in type(venue).__mro__:
+        own = vars(cls)
+        if "parse" in own or "diff_keys" in own:
+            return venue.diff_keys if "parse" in own and "diff_keys" in own else None
+    return None  # pragma: no cover - Venue itself gives both
 
 
 def _short(value: Any, limit: int = 200) -> str:

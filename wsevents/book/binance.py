@@ -38,6 +38,7 @@ class BinanceSpot(Venue):
     name = "binance"
     sequencing = Sequencing.CONTIGUOUS
     socket_snapshots = False
+    diff_keys = ("s", "U", "u", None, "b", "a")
 
     def parse(self, message: Any) -> Update:
         try:
@@ -57,6 +58,7 @@ class BinanceFutures(Venue):
     name = "binance-futures"
     sequencing = Sequencing.CHAINED
     socket_snapshots = False
+    diff_keys = ("s", "U", "u", "pu", "b", "a")
 
     def parse(self, message: Any) -> Update:
         try:

@@ -108,21 +108,29 @@ parse_number(PyObject *value, double *out)
     return 0;
 }
 
-#define INLINE 22
+/* The longest string kept inline (a price's name, a size as given). */
+#define INLINE 15
+/* ``namelen`` of a name that is not kept inline. */
+#define NOT_INLINE 255
+/* The size of a cache line: each entry is on one. */
+#define LINE 64
 
 typedef struct {
     double key;         /* the signed price, as first seen */
     double size;        /* > 0: live; 0: dead (removed, its key still in place) */
     PyObject *name;     /* the price string the level is known by; NULL: a free slot */
     PyObject *rawobj;   /* the size as given, when not kept inline (or NULL) */
-    unsigned char rawlen;
-    char raw[INLINE + 1]; /* a short ASCII size string, copied */
+    unsigned char namelen; /* the name's length when copied to ``nm``, else NOT_INLINE */
+    char nm[INLINE];
+    unsigned char rawlen;  /* the size string's length, copied to ``raw`` */
+    char raw[INLINE];
 } Entry;
 
 typedef struct {
     PyObject_HEAD
     double sign;        /* +1.0 for asks (lowest first), -1.0 for bids (highest first) */
-    Entry *table;       /* capacity a power of two, at most half full */
+    Entry *table;       /* capacity a power of two, at most half full, in ``block`` */
+    void *block;        /* the memory of ``table`` (aligned to a cache line within it) */
     Py_ssize_t mask;    /* capacity - 1 */
     int shift;          /* 64 - log2(capacity) */
     Py_ssize_t used;    /* entries in the table (live and dead) == count */
@@ -130,6 +138,33 @@ typedef struct {
     double *keys;       /* keys[start:start + count], ascending: best first */
     Py_ssize_t start, count, cap;
 } Side;
+
+/* A zeroed table of ``capacity`` entries starting on a cache line, or NULL
+ * with MemoryError; ``*block`` is what to free. */
+static Entry *
+new_table(Py_ssize_t capacity, void **block)
+{
+    char *memory = PyMem_Calloc(1, (size_t)capacity * sizeof(Entry) + LINE);
+    if (memory == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *block = memory;
+    uintptr_t at = (uintptr_t)memory;
+    return (Entry *)(memory + ((LINE - at % LINE) % LINE));
+}
+
+/* Make ``text`` (a new reference given) the name of ``e``. */
+static void
+set_name(Entry *e, PyObject *text)
+{
+    e->name = text;
+    e->namelen = NOT_INLINE;
+    if (PyUnicode_IS_COMPACT_ASCII(text) && PyUnicode_GET_LENGTH(text) <= INLINE) {
+        e->namelen = (unsigned char)PyUnicode_GET_LENGTH(text);
+        memcpy(e->nm, PyUnicode_DATA(text), e->namelen);
+    }
+}
 
 /* Fibonacci hashing: the top bits of the key's bits times 2**64 / phi. */
 /* The Side type (one interpreter: a module is made once). */
@@ -207,9 +242,9 @@ unlink_slot(Side *self, Py_ssize_t slot)
 static int
 rehash(Side *self, Py_ssize_t capacity)
 {
-    Entry *table = PyMem_Calloc((size_t)capacity, sizeof(Entry));
+    void *block;
+    Entry *table = new_table(capacity, &block);
     if (table == NULL) {
-        PyErr_NoMemory();
         return -1;
     }
     int shift = 64;
@@ -223,7 +258,8 @@ rehash(Side *self, Py_ssize_t capacity)
             table[free_slot(table, capacity - 1, shift, old[i].key)] = old[i];
         }
     }
-    PyMem_Free(old);
+    PyMem_Free(self->block);
+    self->block = block;
     self->table = table;
     self->mask = capacity - 1;
     self->shift = shift;
@@ -348,6 +384,17 @@ same_text(PyObject *a, PyObject *b)
     return equal;
 }
 
+/* Whether ``text`` is the name of ``e`` (compared inline when it was copied). */
+static int
+same_name(Entry *e, PyObject *text)
+{
+    if (e->namelen != NOT_INLINE && PyUnicode_IS_COMPACT_ASCII(text)) {
+        Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+        return length == e->namelen && memcmp(e->nm, PyUnicode_DATA(text), (size_t)length) == 0;
+    }
+    return same_text(e->name, text);
+}
+
 /* Apply one level, whose price may have been parsed already (``known``, the
  * price object parsed to ``known_value``, or NULL): 0 when no code but this
  * module's ran, 1 when a level's, price's or size's own code may have run (a
@@ -430,8 +477,8 @@ apply_level(Side *self, PyObject *level, PyObject *known, double known_value)
             }
             Entry *e = &self->table[free_slot(self->table, self->mask, self->shift, key)];
             e->key = key;
-            e->name = text;
             Py_INCREF(text);
+            set_name(e, text);
             e->rawobj = NULL;
             store_size(e, amount, size);
             self->used++;
@@ -456,10 +503,10 @@ apply_level(Side *self, PyObject *level, PyObject *known, double known_value)
             if (e->size == 0.0) {
                 /* A dead level back, known by this spelling now. */
                 self->live++;
-                if (!same_text(e->name, text)) {
+                if (!same_name(e, text)) {
                     release_name = e->name;
-                    e->name = text;
                     Py_INCREF(text);
+                    set_name(e, text);
                 }
             }
             release = store_size(e, amount, size);
@@ -582,11 +629,13 @@ Side_clear(Side *self, PyObject *Py_UNUSED(ignored))
 {
     Py_ssize_t capacity = self->mask + 1;
     Entry *table = self->table;
-    Entry *fresh = PyMem_Calloc((size_t)8, sizeof(Entry));
+    void *old = self->block, *block;
+    Entry *fresh = new_table(8, &block);
     if (fresh == NULL) {
-        return PyErr_NoMemory();
+        return NULL;
     }
     self->table = fresh;
+    self->block = block;
     self->mask = 7;
     self->shift = 61;
     self->used = self->live = 0;
@@ -595,7 +644,7 @@ Side_clear(Side *self, PyObject *Py_UNUSED(ignored))
         Py_XDECREF(table[i].name);
         Py_XDECREF(table[i].rawobj);
     }
-    PyMem_Free(table);
+    PyMem_Free(old);
     Py_RETURN_NONE;
 }
 
@@ -763,11 +812,15 @@ Side_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         return NULL;
     }
     self->sign = 1.0;
-    self->table = PyMem_Calloc((size_t)8, sizeof(Entry));
     self->keys = PyMem_Malloc((size_t)16 * sizeof(double));
-    if (self->table == NULL || self->keys == NULL) {
+    if (self->keys == NULL) {
         Py_DECREF(self);
         return PyErr_NoMemory();
+    }
+    self->table = new_table(8, &self->block);
+    if (self->table == NULL) {
+        Py_DECREF(self);
+        return NULL;
     }
     self->mask = 7;
     self->shift = 61;
@@ -809,7 +862,7 @@ Side_dealloc(Side *self)
             Py_XDECREF(self->table[i].name);
             Py_XDECREF(self->table[i].rawobj);
         }
-        PyMem_Free(self->table);
+        PyMem_Free(self->block);
     }
     PyMem_Free(self->keys);
     type->tp_free((PyObject *)self);

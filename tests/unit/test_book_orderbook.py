@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from wsevents.book import OrderBook, _book, okx_checksum
 
 
-#: every test here runs on the compiled level loop and on the pure-Python one
+#: every test here runs on the compiled book sides and on the pure-Python ones
 pytestmark = pytest.mark.usefixtures("level_loop")
 
 

@@ -28,7 +28,7 @@ from wsevents.book import (
 from wsevents.book._sync import APPLIED, NOTHING
 
 
-#: every test here runs on the compiled level loop and on the pure-Python one
+#: every test here runs on the compiled book sides and on the pure-Python ones
 pytestmark = pytest.mark.usefixtures("level_loop")
 
 

@@ -315,3 +315,21 @@ def test_a_size_whose_own_code_changes_later_levels_is_followed() -> None:
     assert book.raw_asks() == [("1", "3"), ("50", "1")]  # "2" removed before it was there
     book.apply(asks=[["50", "2"]])
     assert book.raw_asks() == [("1", "3"), ("50", "2")]
+
+
+@pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
+def test_apply_diff_takes_two_sides_and_says_whether_the_book_is_crossed() -> None:
+    """``apply_diff`` (one call for a diff's two sides and the crossed check) takes
+    the compiled module's own sides, and says why when given anything else."""
+    from wsevents.book._levels import Side, apply_diff
+
+    bids, asks = Side(-1.0), Side(1.0)
+    assert apply_diff(bids, asks, [["100", "1"]], [["101", "1"]]) is False
+    assert apply_diff(bids, asks, [["101", "2"]], []) is True  # bid at the ask
+    assert apply_diff(bids, asks, [["101", "0"]], [["101", "0"]]) is False  # a side empty
+    with pytest.raises(TypeError, match="Side objects"):
+        apply_diff(bids, _book._PySide(1.0), [], [])
+    with pytest.raises(TypeError, match="4 arguments"):
+        apply_diff(bids, asks, [])  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="sign"):
+        Side(2.0)

@@ -167,8 +167,10 @@ set_name(Entry *e, PyObject *text)
 }
 
 /* Fibonacci hashing: the top bits of the key's bits times 2**64 / phi. */
-/* The Side type (one interpreter: a module is made once). */
-static PyTypeObject *side_type = NULL;
+/* The module's state: its Side type (one per interpreter that imports it). */
+typedef struct {
+    PyTypeObject *side_type;
+} State;
 
 static size_t
 home_of(double key, int shift)
@@ -607,6 +609,7 @@ levels_apply_diff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "apply_diff() takes 4 arguments");
         return NULL;
     }
+    PyTypeObject *side_type = ((State *)PyModule_GetState(module))->side_type;
     if (!PyObject_TypeCheck(args[0], side_type) || !PyObject_TypeCheck(args[1], side_type)) {
         PyErr_SetString(PyExc_TypeError, "apply_diff(): the sides must be Side objects");
         return NULL;
@@ -917,8 +920,7 @@ levels_exec(PyObject *module)
         Py_DECREF(type);
         return -1;
     }
-    side_type = (PyTypeObject *)type; /* the module's reference keeps it */
-    Py_DECREF(type);
+    ((State *)PyModule_GetState(module))->side_type = (PyTypeObject *)type; /* owned */
     PyObject *names = Py_BuildValue("[ss]", "Side", "apply_diff");
     if (names == NULL) {
         return -1;
@@ -941,13 +943,42 @@ static PyModuleDef_Slot levels_slots[] = {
     {0, NULL},
 };
 
+static int
+levels_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    State *state = PyModule_GetState(module);
+    if (state != NULL) {
+        Py_VISIT(state->side_type);
+    }
+    return 0;
+}
+
+static int
+levels_clear(PyObject *module)
+{
+    State *state = PyModule_GetState(module);
+    if (state != NULL) {
+        Py_CLEAR(state->side_type);
+    }
+    return 0;
+}
+
+static void
+levels_free(void *module)
+{
+    levels_clear((PyObject *)module);
+}
+
 static struct PyModuleDef levels_module = {
     PyModuleDef_HEAD_INIT,
-    "wsevents.book._levels",
-    "One side of an order book, compiled (see _book.py).",
-    0,
-    levels_methods,
-    levels_slots,
+    .m_name = "wsevents.book._levels",
+    .m_doc = "One side of an order book, compiled (see _book.py).",
+    .m_size = sizeof(State),
+    .m_methods = levels_methods,
+    .m_slots = levels_slots,
+    .m_traverse = levels_traverse,
+    .m_clear = levels_clear,
+    .m_free = levels_free,
 };
 
 PyMODINIT_FUNC

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 import random
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -333,3 +336,46 @@ def test_apply_diff_takes_two_sides_and_says_whether_the_book_is_crossed() -> No
         apply_diff(bids, asks, [])  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="sign"):
         Side(2.0)
+
+
+def test_a_book_pickles_and_copies_with_its_levels() -> None:
+    """``pickle`` and ``copy.deepcopy`` keep a book's levels (the venue's
+    spellings, sizes that are not strings), its symbol and update id; the copy
+    applies diffs on its own."""
+    book = OrderBook("X")
+    book.apply(
+        bids=[["100", "1"], ["99.50", Decimal("2.5")], ["98", "3"]], asks=[["101", "2"]]
+    )
+    book.apply(bids=[["98", "0"]])  # a removed level is not kept
+    book.update_id = 7
+    for copied in (pickle.loads(pickle.dumps(book)), copy.deepcopy(book)):
+        assert copied.symbol == "X"
+        assert copied.update_id == 7
+        assert copied.raw_bids() == [("100", "1"), ("99.50", "2.5")]
+        assert copied.bids() == book.bids()
+        assert copied.asks() == book.asks()
+        assert copied.apply_diff([["101", "1"]], []) is True
+        assert copied.best_bid == (101.0, 1.0)
+        assert book.best_bid == (100.0, 1.0)  # the original is untouched
+        assert not book.crossed
+
+
+@pytest.mark.parametrize("level_loop", ["compiled"], indirect=True)
+def test_a_pickle_loads_with_or_without_the_compiled_sides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A book pickled where the extension was built loads where it was not (and
+    the other way round): the sides are restored as the install's own."""
+    book = OrderBook("X")
+    book.apply(bids=[["100", "1"]], asks=[["101", "2"]])
+    data = pickle.dumps(book)
+    monkeypatch.setattr(_book, "_Side", _book._PySide)
+    pure = pickle.loads(data)
+    assert type(pure._bids) is _book._PySide
+    assert pure.raw_bids() == [("100", "1")]
+    assert pure.apply_diff([["102", "1"]], []) is True  # bound to the pure sides
+    data = pickle.dumps(pure)
+    monkeypatch.undo()
+    compiled = pickle.loads(data)
+    assert type(compiled._bids) is _book._CSide
+    assert compiled.raw_bids() == [("102", "1"), ("100", "1")]

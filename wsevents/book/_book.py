@@ -218,6 +218,11 @@ class _PySide:
         sizes = self.sizes
         return [(name, _text(sizes[name])) for _key, name in self._live(depth)]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (and copied) as its live levels, through :func:`_restore_side`."""
+        sizes = self.sizes
+        return (_restore_side, (self.sign, [[name, sizes[name]] for _k, name in self._live(None)]))
+
     def in_place(self) -> list[float]:
         """The signed prices in place, live and dead (removed, not yet trimmed
         or compacted), best first."""
@@ -237,6 +242,14 @@ def _apply_diff(bids_side: _PySide, asks_side: _PySide, bids: Any, asks: Any) ->
     bid = bids_side.head()
     ask = asks_side.head()
     return bid is not None and ask is not None and -bid >= ask
+
+
+def _restore_side(sign: float, levels: list[list[Any]]) -> Side | _PySide:
+    """A side unpickled (or copied): whichever side this install has, so that a
+    pickle loads with or without the compiled extension."""
+    side = _Side(sign)
+    side.apply(levels)
+    return side
 
 
 #: The compiled side (``wsevents/book/_levels.c``), or ``None`` when the
@@ -273,14 +286,24 @@ class OrderBook:
         """The venue's id of the last update applied (``None`` before a snapshot)."""
         self._bids = _Side(-1.0)
         self._asks = _Side(1.0)
+        self.apply_diff: Callable[[Any, Any], bool] = self._bind()
+        """``apply_diff(bids, asks)``: :meth:`apply`, then whether the book is
+        :attr:`crossed` (one call, for the path of every diff)."""
+
+    def _bind(self) -> Callable[[Any, Any], bool]:
         apply_diff: Callable[..., bool] = (
             _c_apply_diff if self._bids.__class__ is _CSide else _apply_diff
         )
-        self.apply_diff: Callable[[Any, Any], bool] = functools.partial(
-            apply_diff, self._bids, self._asks
-        )
-        """``apply_diff(bids, asks)``: :meth:`apply`, then whether the book is
-        :attr:`crossed` (one call, for the path of every diff)."""
+        return functools.partial(apply_diff, self._bids, self._asks)
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return (self.symbol, self.update_id, self._bids, self._asks)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        """A book unpickled (or copied): its sides are this install's, and
+        ``apply_diff`` is bound to them again."""
+        self.symbol, self.update_id, self._bids, self._asks = state
+        self.apply_diff = self._bind()
 
     def __repr__(self) -> str:
         return (

@@ -782,6 +782,61 @@ Side_in_place(Side *self, PyObject *Py_UNUSED(ignored))
     return out;
 }
 
+/* The live levels as ``[name, size as given]`` lists, best first (what pickling
+ * keeps: a removed level is not a level). */
+static PyObject *
+live_levels(Side *self)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < self->count; k++) {
+        Entry *e = &self->table[find(self, self->keys[self->start + k])];
+        if (e->size == 0.0) {
+            continue;
+        }
+        PyObject *size = e->rawobj;
+        if (size == NULL) {
+            size = PyUnicode_FromStringAndSize(e->raw, e->rawlen);
+            if (size == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+        else {
+            Py_INCREF(size);
+        }
+        PyObject *item = Py_BuildValue("[ON]", e->name, size);
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+/* Pickled (and copied) through wsevents.book._book._restore_side, which makes
+ * the side this install has: the pickle loads with or without the extension. */
+static PyObject *
+Side_reduce(Side *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *levels = live_levels(self);
+    if (levels == NULL) {
+        return NULL;
+    }
+    PyObject *book = PyImport_ImportModule("wsevents.book._book");
+    PyObject *restore = book == NULL ? NULL : PyObject_GetAttrString(book, "_restore_side");
+    Py_XDECREF(book);
+    if (restore == NULL) {
+        Py_DECREF(levels);
+        return NULL;
+    }
+    return Py_BuildValue("N(dN)", restore, self->sign, levels);
+}
+
 static Py_ssize_t
 Side_len(Side *self)
 {
@@ -883,6 +938,7 @@ static PyMethodDef Side_methods[] = {
     {"raw", (PyCFunction)Side_raw, METH_VARARGS,
      "raw(depth) -> the best depth levels as the venue's (price, size) strings"},
     {"best", (PyCFunction)Side_best, METH_NOARGS, "best() -> (price, size) or None"},
+    {"__reduce__", (PyCFunction)Side_reduce, METH_NOARGS, "pickle and copy support"},
     {"in_place", (PyCFunction)Side_in_place, METH_NOARGS,
      "in_place() -> the signed prices in place, live and dead, best first"},
     {NULL, NULL, 0, NULL},

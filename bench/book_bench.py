@@ -27,13 +27,18 @@ message to the end marker: wall time (``perf_counter``) and CPU time
 (target >= 0.8), and CPU µs per diff of each (their difference is what applying
 a diff costs; their ratio is the throughput ratio when the client is CPU-bound,
 and the steadier figure on a shared machine).  Only the ratios travel between
-machines.
+machines.  Each rep also prints how many times the garbage collector ran per
+generation during the burst: a few tens of young collections mean messages
+were delivered as they were decoded; hundreds, and full collections, mean
+they piled up in the delivery queue (picows, whose reads grow large enough to
+trip the inline delivery's 50 ms yield), which costs CPU in both runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -149,6 +154,11 @@ async def serve(n: int, count: int) -> None:
 # -- client ----------------------------------------------------------------------------
 
 
+def collections() -> list[int]:
+    """How many times each generation of the garbage collector has run."""
+    return [generation["collections"] for generation in gc.get_stats()]
+
+
 async def client(url: str, mode: str, count: int, transport: str) -> dict[str, Any]:
     import wsevents
     from wsevents.book import BINANCE_SPOT, BookKeeper
@@ -171,9 +181,11 @@ async def client(url: str, mode: str, count: int, transport: str) -> dict[str, A
         state["count"] += 1
         if state["count"] == 1:
             state["t0"], state["c0"] = time.perf_counter(), time.process_time()
+            state["gc0"] = collections()
 
     def end(_payload: Any) -> None:
         state["t1"], state["c1"] = time.perf_counter(), time.process_time()
+        state["gc1"] = collections()
         if not done.done():
             done.set_result(None)
 
@@ -199,6 +211,9 @@ async def client(url: str, mode: str, count: int, transport: str) -> dict[str, A
         "diffs": state["count"],
         "seconds": state["t1"] - state["t0"],
         "cpu": state["c1"] - state["c0"],
+        # the garbage collector's runs during the burst (young, full): many mean
+        # that decoded messages piled up (queued rather than delivered inline)
+        "gc": [b - a for a, b in zip(state["gc0"], state["gc1"], strict=True)],
     }
     if keeper is not None:
         live = [keeper.book(s) for s in symbol_list]
@@ -274,12 +289,15 @@ def main() -> None:
             "plain_cpu_us": 1e6 * plain["cpu"] / plain["diffs"],
             "book_cpu_us": 1e6 * book["cpu"] / book["diffs"],
             "levels": book["levels"],
+            "plain_gc": plain["gc"],
+            "book_gc": book["gc"],
         }
         row["ratio"] = row["book_rate"] / row["plain_rate"]
         rows.append(row)
         print(f"rep {rep + 1}: plain {row['plain_rate']:,.0f}/s {row['plain_cpu_us']:.2f} µs, "
               f"book {row['book_rate']:,.0f}/s {row['book_cpu_us']:.2f} µs, "
-              f"ratio {row['ratio']:.2f}", file=sys.stderr)
+              f"ratio {row['ratio']:.2f}; gc runs per generation: plain {plain['gc']}, "
+              f"book {book['gc']}", file=sys.stderr)
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in rows)

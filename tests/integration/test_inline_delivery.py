@@ -217,6 +217,40 @@ async def test_a_long_burst_lets_the_loop_run(
     assert seen.index("timer") < 60
 
 
+async def test_a_burst_of_megabytes_stays_in_the_frame_callback(
+    make_connection: Make,
+) -> None:
+    """8 MB written at once, 8,000 frames whose handlers take 40 µs each: picows'
+    reads are bounded (``MAX_READ``), so no callback holds more than about 10 ms
+    of handlers and every message is delivered inline.  Unbounded, picows'
+    read buffer doubles with each full read, one callback soon holds more than
+    YIELD_INTERVAL of handlers, and the rest of the burst goes through the
+    queue, decoded."""
+    async with FakeServer() as server:
+        ws = make_connection(server.url, transport="picows")
+        tasks: list[asyncio.Task[Any] | None] = []
+
+        def busy(msg: dict[str, Any]) -> None:
+            deadline = time.perf_counter() + 0.00004
+            while time.perf_counter() < deadline:
+                pass
+            tasks.append(asyncio.current_task())
+
+        ws.on("message:t", busy)
+        rec = Recorder(ws, "connect")
+        await ws.connect()
+        client = await server.wait_for_client()
+        await rec.wait_count("connect", 1)  # the dispatcher is idle from here on
+        pad = "x" * 1000
+        frames = [json.dumps({"channel": "t", "n": n, "pad": pad}).encode() for n in range(8000)]
+        client.websocket.transport.write(
+            b"".join(bytes([0x81, 126]) + len(f).to_bytes(2, "big") + f for f in frames)
+        )
+        await until(lambda: len(tasks) == 8000, 20)
+        assert sum(task is not None for task in tasks) == 0
+        assert wsevents._picows.MAX_READ == 256 * 1024
+
+
 @pytest.mark.parametrize(
     ("overflow", "expected", "dropped"),
     [

@@ -15,6 +15,8 @@ otherwise.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -339,3 +341,80 @@ async def test_bad_compressed_frames_fail_the_connection_the_same_way(
             (wsevents.DisconnectReason.PROTOCOL_ERROR, 1007),
             (wsevents.DisconnectReason.PROTOCOL_ERROR, 1009),
         ]
+
+
+class _StopsReading(asyncio.Protocol):
+    """A WebSocket server that answers the handshake and then stops reading until
+    told (a peer that stalls): only bytes are counted, no frame is parsed."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.head = b""
+        self.received = 0
+        self.upgraded = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        if self.upgraded.is_set():
+            self.received += len(data)
+            return
+        self.head += data
+        if b"\r\n\r\n" not in self.head:
+            return
+        key = next(
+            line.split(b":", 1)[1].strip()
+            for line in self.head.split(b"\r\n")
+            if line.lower().startswith(b"sec-websocket-key:")
+        )
+        accept = base64.b64encode(
+            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+        )
+        assert self.transport is not None
+        self.transport.write(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+        )
+        self.transport.pause_reading()
+        self.upgraded.set()
+
+
+async def test_sends_wait_for_a_server_that_stops_reading(make_connection: Make) -> None:
+    """The picows transport's bounded reads sit between the socket and picows: a
+    server that stops reading pauses picows' writing and one that reads again
+    resumes it, so that the sends made meanwhile all arrive."""
+    loop = asyncio.get_running_loop()
+    peer = _StopsReading()
+    server = await loop.create_server(lambda: peer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        ws = make_connection(f"ws://127.0.0.1:{port}/", transport="picows", ping_interval=None)
+        await ws.connect()
+        await peer.upgraded.wait()
+        # picows' own transport, and the socket's under it (white box: its write
+        # buffer says when writing is paused)
+        socket_transport = ws._runner.link.ws.ws.wire.underlying_transport
+        assert isinstance(socket_transport.get_protocol(), wsevents._picows._BoundedReads)
+        high = socket_transport.get_write_buffer_limits()[1]
+        pad = "x" * 1_000_000
+        sends: list[asyncio.Future[None]] = []
+        while socket_transport.get_write_buffer_size() <= high:  # the kernel's buffers first
+            assert len(sends) < 300, "the socket never filled"
+            sends.append(asyncio.ensure_future(ws.send({"n": len(sends), "pad": pad})))
+            await asyncio.sleep(0)  # let the send write
+        big = len(sends)
+        waiting = asyncio.ensure_future(ws.send({"n": big, "pad": ""}))
+        await asyncio.sleep(0)
+        assert not waiting.done()  # picows holds sends while writing is paused
+        sends.append(waiting)
+        assert peer.transport is not None
+        peer.transport.resume_reading()
+        await asyncio.wait_for(asyncio.gather(*sends), 20)
+        await until(lambda: socket_transport.get_write_buffer_size() == 0, 20)
+        await ws.send({"n": big + 1, "pad": ""})  # writing resumed
+        await until(lambda: peer.received > big * 1_000_000, 20)
+        assert ws.connected
+    finally:
+        server.close()

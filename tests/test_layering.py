@@ -61,6 +61,7 @@ LAYERS: dict[str, int] = {
     "_session": 3,
     "_transport": 3,
     "_picows": 3,
+    "_bounded": 3,
     "_face": 3,
     "connection": 3,
     "_lane": 3,

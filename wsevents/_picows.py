@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple, NoReturn
 
 from websockets.asyncio.messages import MAX_FRAGMENTS as _MAX_FRAGMENTS
 
+from ._bounded import bound_reads
 from ._options import TransportOptions
 from ._transport import (
     CloseInfo,
@@ -47,59 +48,6 @@ _PICOWS_MISSING: Final = "picows is not installed (pip install 'wsevents[picows]
 _PICOWS_LOGGER: Final = logging.getLogger("picows.client")
 _PICOWS_QUIET: Final = quiet_logger("picows.client")
 _PERMESSAGE_DEFLATE_REQUEST: Final = "permessage-deflate; client_max_window_bits"
-
-#: The most one socket read brings to picows (bytes).  picows doubles its read
-#: buffer whenever a read fills it and never shrinks it, so in a burst one
-#: callback would soon carry tens of thousands of frames: more than the
-#: dispatcher delivers inline before it yields (``YIELD_INTERVAL``), and the
-#: rest would wait in its queue, decoded, for the rest of the burst (about 30 %
-#: more CPU, twice the memory, in ``bench/book_bench.py``).  256 KiB is what
-#: asyncio reads at once for a protocol of its own.
-MAX_READ: Final = 256 * 1024
-
-
-class _BoundedReads(asyncio.BufferedProtocol):
-    """picows' protocol, with each read bounded to :data:`MAX_READ` bytes: put
-    between the socket's transport and picows once connected."""
-
-    __slots__ = ("inner",)
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        buffer: memoryview = self.inner.get_buffer(sizehint)
-        return buffer if len(buffer) <= MAX_READ else buffer[:MAX_READ]
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.inner.buffer_updated(nbytes)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.inner.connection_made(transport)  # pragma: no cover - installed once connected
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.inner.connection_lost(exc)
-
-    def eof_received(self) -> bool | None:
-        result: bool | None = self.inner.eof_received()
-        return result
-
-    def pause_writing(self) -> None:
-        self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.inner.resume_writing()
-
-
-def _bound_reads(wire: Any) -> None:
-    """Bound the reads of picows transport ``wire`` (see :data:`MAX_READ`)."""
-    transport = getattr(wire, "underlying_transport", None)
-    if transport is None:  # pragma: no cover - picows 2.x always has it
-        return
-    protocol = transport.get_protocol()
-    if not isinstance(protocol, _BoundedReads):
-        transport.set_protocol(_BoundedReads(protocol))
-
 
 class _PicowsConnection:
     # picows.websockets' connection does not expose its picows transport: the
@@ -283,7 +231,7 @@ def _picows_parts() -> _PicowsParts | None:
 
         def on_ws_connected(self, transport: Any) -> None:
             self.wire = transport
-            _bound_reads(transport)
+            bound_reads(transport)
             super().on_ws_connected(transport)
 
         def on_ws_frame(self, transport: Any, frame: Any) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 import wsevents
+import wsevents._bounded
 import wsevents._picows
 from tests.conftest import Recorder, until
 from wsevents.testing import FakeClient, FakeServer
@@ -250,7 +251,7 @@ async def test_a_burst_of_megabytes_stays_in_the_frame_callback(
         )
         await until(lambda: len(tasks) == 8000, 20)
         assert sum(task is not None for task in tasks) == 0
-        assert wsevents._picows.MAX_READ == 256 * 1024
+        assert wsevents._bounded.MAX_READ == 256 * 1024
 
 
 @pytest.mark.parametrize(
@@ -396,7 +397,7 @@ async def test_sends_wait_for_a_server_that_stops_reading(make_connection: Make)
         # picows' own transport, and the socket's under it (white box: its write
         # buffer says when writing is paused)
         socket_transport = ws._runner.link.ws.ws.wire.underlying_transport
-        assert isinstance(socket_transport.get_protocol(), wsevents._picows._BoundedReads)
+        assert isinstance(socket_transport.get_protocol(), wsevents._bounded.BoundedReads)
         high = socket_transport.get_write_buffer_limits()[1]
         pad = "x" * 1_000_000
         sends: list[asyncio.Future[None]] = []

@@ -680,34 +680,31 @@ wanted(Side *self, PyObject *depth)
     return n < self->live ? n : self->live;
 }
 
-/* The size as given, as raw() returns it (str(size) when it is not a str). */
+/* What a read returns of a level: floats, the venue's strings, or (to pickle)
+ * the size as it was given. */
+enum { AS_FLOATS, AS_TEXT, AS_GIVEN };
+
+/* The size as given (AS_GIVEN), or as raw() returns it (str(size) when it is
+ * not a str). */
 static PyObject *
-raw_size(Entry *e)
+size_of(Entry *e, int form)
 {
     if (e->rawobj == NULL) {
         return PyUnicode_FromStringAndSize(e->raw, e->rawlen);
     }
-    if (PyUnicode_CheckExact(e->rawobj)) {
+    if (form == AS_GIVEN || PyUnicode_CheckExact(e->rawobj)) {
         Py_INCREF(e->rawobj);
         return e->rawobj;
     }
     return PyObject_Str(e->rawobj);
 }
 
-/* The best ``depth`` live levels: (price, size) floats, or (name, size) strings. */
+/* The best ``want`` live levels: ``(price, size)`` floats, ``(name, size)``
+ * strings, or ``[name, size as given]`` lists. */
 static PyObject *
-levels(Side *self, PyObject *args, int as_text)
+collect(Side *self, Py_ssize_t want, int form)
 {
-    PyObject *depth = Py_None;
-    if (!PyArg_UnpackTuple(args, as_text ? "raw" : "top", 1, 1, &depth)) {
-        return NULL;
-    }
-    trim(self);
-    Py_ssize_t want = wanted(self, depth);
-    if (want < 0) {
-        return NULL;
-    }
-    /* Entries are found first: raw_size() may run a size's __str__. */
+    /* Entries are found first: size_of() may run a size's __str__. */
     PyObject *out = PyList_New(0);
     if (out == NULL) {
         return NULL;
@@ -719,16 +716,18 @@ levels(Side *self, PyObject *args, int as_text)
             continue;
         }
         PyObject *item;
-        if (as_text) {
-            PyObject *name = e->name;
-            Py_INCREF(name);
-            PyObject *size = raw_size(e); /* e is not used after this */
-            item = size == NULL ? NULL : PyTuple_Pack(2, name, size);
-            Py_DECREF(name);
-            Py_XDECREF(size);
+        if (form == AS_FLOATS) {
+            item = Py_BuildValue("(dd)", self->sign * key, e->size);
         }
         else {
-            item = Py_BuildValue("(dd)", self->sign * key, e->size);
+            PyObject *name = e->name;
+            Py_INCREF(name);
+            PyObject *size = size_of(e, form); /* e is not used after this */
+            item = size == NULL ? NULL
+                   : form == AS_TEXT ? PyTuple_Pack(2, name, size)
+                   : Py_BuildValue("[OO]", name, size);
+            Py_DECREF(name);
+            Py_XDECREF(size);
         }
         if (item == NULL || PyList_Append(out, item) < 0) {
             Py_XDECREF(item);
@@ -740,16 +739,32 @@ levels(Side *self, PyObject *args, int as_text)
     return out;
 }
 
+/* top(depth) / raw(depth): the best ``depth`` live levels. */
+static PyObject *
+levels(Side *self, PyObject *args, int form)
+{
+    PyObject *depth = Py_None;
+    if (!PyArg_UnpackTuple(args, form == AS_TEXT ? "raw" : "top", 1, 1, &depth)) {
+        return NULL;
+    }
+    trim(self);
+    Py_ssize_t want = wanted(self, depth);
+    if (want < 0) {
+        return NULL;
+    }
+    return collect(self, want, form);
+}
+
 static PyObject *
 Side_top(Side *self, PyObject *args)
 {
-    return levels(self, args, 0);
+    return levels(self, args, AS_FLOATS);
 }
 
 static PyObject *
 Side_raw(Side *self, PyObject *args)
 {
-    return levels(self, args, 1);
+    return levels(self, args, AS_TEXT);
 }
 
 static PyObject *
@@ -782,48 +797,13 @@ Side_in_place(Side *self, PyObject *Py_UNUSED(ignored))
     return out;
 }
 
-/* The live levels as ``[name, size as given]`` lists, best first (what pickling
- * keeps: a removed level is not a level). */
-static PyObject *
-live_levels(Side *self)
-{
-    PyObject *out = PyList_New(0);
-    if (out == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t k = 0; k < self->count; k++) {
-        Entry *e = &self->table[find(self, self->keys[self->start + k])];
-        if (e->size == 0.0) {
-            continue;
-        }
-        PyObject *size = e->rawobj;
-        if (size == NULL) {
-            size = PyUnicode_FromStringAndSize(e->raw, e->rawlen);
-            if (size == NULL) {
-                Py_DECREF(out);
-                return NULL;
-            }
-        }
-        else {
-            Py_INCREF(size);
-        }
-        PyObject *item = Py_BuildValue("[ON]", e->name, size);
-        if (item == NULL || PyList_Append(out, item) < 0) {
-            Py_XDECREF(item);
-            Py_DECREF(out);
-            return NULL;
-        }
-        Py_DECREF(item);
-    }
-    return out;
-}
-
 /* Pickled (and copied) through wsevents.book._book._restore_side, which makes
  * the side this install has: the pickle loads with or without the extension. */
 static PyObject *
 Side_reduce(Side *self, PyObject *Py_UNUSED(ignored))
 {
-    PyObject *levels = live_levels(self);
+    /* The live levels as [name, size as given] lists (a removed level is not one). */
+    PyObject *levels = collect(self, self->live, AS_GIVEN);
     if (levels == NULL) {
         return NULL;
     }

@@ -18,24 +18,7 @@ from collections import Counter, defaultdict
 
 #: mutant name -> why it survives (keep in sync with the source; names are
 #: stable while the mutated function does not change)
-#: a validator factory's body (one ``functools.partial``) runs when the module is
-#: imported (the attrs class body calls it), before mutmut selects a mutant in the
-#: test process: the mutant never runs; the checks it binds are module functions,
-#: mutated and killed like any other (tests/unit/test_core_mutants.py)
-_AT_IMPORT = (
-    "not reachable: the validator factory runs at import, before mutmut selects the "
-    "mutant (the check it binds is mutated and killed on its own)"
-)
-
 JUSTIFIED: dict[str, str] = {
-    "wsevents.routing.x__callable__mutmut_1": _AT_IMPORT,
-    "wsevents.routing.x__positive__mutmut_1": _AT_IMPORT,
-    "wsevents.routing.x__callable__mutmut_2": _AT_IMPORT,
-    "wsevents.routing.x__positive__mutmut_2": _AT_IMPORT,
-    "wsevents.routing.x__callable__mutmut_3": _AT_IMPORT,
-    "wsevents.routing.x__positive__mutmut_3": _AT_IMPORT,
-    "wsevents.routing.x__callable__mutmut_4": _AT_IMPORT,
-    "wsevents.routing.x__positive__mutmut_4": _AT_IMPORT,
     "wsevents._supervisor.x_classify_failure__mutmut_21":
         "equivalent: a 'network' kind not in the tuple falls to the else, which is 'network'",
     "wsevents._supervisor.x_classify_failure__mutmut_22":

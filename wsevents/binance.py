@@ -70,6 +70,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from ._venue import check_callable, check_credential
 from .exceptions import ConfigError, FrameError, RequestError
 from .policies import Duration, MaxConnectionAge
 from .routing import CONSUMED, Decoder, Frame, Protocol
@@ -306,23 +307,6 @@ def binance_signature(api_secret: str, params: Mapping[str, Any]) -> str:
     return hmac.new(api_secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def _check_credential(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
-        if value is not None and (not isinstance(value, str) or not value):
-            # Never show the value: it may be a credential.
-            raise ConfigError(name, "<hidden>", "must be a non-empty string or None")
-
-    return check
-
-
-def _check_callable(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
-        if not callable(value):
-            raise ConfigError(name, value, "must be callable")
-
-    return check
-
-
 def _check_recv_window(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (
         isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 60_000
@@ -396,20 +380,20 @@ class BinanceApiProtocol(Protocol):
     """
 
     api_key: str | None = attrs.field(
-        default=None, repr=False, validator=_check_credential("api_key")
+        default=None, repr=False, validator=check_credential("api_key")
     )
     api_secret: str | None = attrs.field(
-        default=None, repr=False, validator=_check_credential("api_secret")
+        default=None, repr=False, validator=check_credential("api_secret")
     )
     recv_window: float | None = attrs.field(default=None, validator=_check_recv_window)
     signed_methods: frozenset[str] = attrs.field(
         default=SIGNED_METHODS, converter=_frozen_methods, repr=False
     )
     clock: Callable[[], float] = attrs.field(
-        default=time.time, repr=False, validator=_check_callable("clock")
+        default=time.time, repr=False, validator=check_callable("clock")
     )
     decoder: Decoder = attrs.field(
-        default=json.loads, repr=False, validator=_check_callable("decoder")
+        default=json.loads, repr=False, validator=check_callable("decoder")
     )
 
     #: 300 connection attempts per 5 minutes per IP.

@@ -39,15 +39,14 @@ shared by many connections.
 
 from __future__ import annotations
 
-import functools
 import json
-import math
 import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
+from ._venue import check_callable, check_seconds
 from .exceptions import ConfigError, FrameError, RequestError
 
 
@@ -112,31 +111,6 @@ class Session(typing.Protocol):
         """
 
 
-def _check_positive(name: str, _inst: object, _attr: object, value: object) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ConfigError(name, value, "must be a positive number of seconds")
-
-
-def _check_callable(name: str, _inst: object, _attr: object, value: object) -> None:
-    if not callable(value):
-        raise ConfigError(name, value, "must be callable")
-
-
-# (The checks are module functions, the validators partials of them: the checks
-# run when a spec is made, not when this module is imported.)
-def _positive(name: str) -> Callable[[object, attrs.Attribute[float], object], None]:
-    return functools.partial(_check_positive, name)
-
-
-def _callable(name: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    return functools.partial(_check_callable, name)
-
-
 def _check_frame(_inst: object, _attr: attrs.Attribute[Any], value: object) -> None:
     if not (callable(value) or isinstance(value, (str, bytes, Mapping, list, tuple))):
         raise ConfigError(
@@ -165,10 +139,10 @@ class HeartbeatSpec:
     .. versionadded:: 0.2
     """
 
-    interval: float = attrs.field(validator=_positive("heartbeat.interval"))
+    interval: float = attrs.field(validator=check_seconds("heartbeat.interval"))
     frame: Frame | Callable[[], Frame] = attrs.field(validator=_check_frame)
-    is_answer: Callable[[Any], bool] = attrs.field(validator=_callable("heartbeat.is_answer"))
-    timeout: float = attrs.field(default=10.0, validator=_positive("heartbeat.timeout"))
+    is_answer: Callable[[Any], bool] = attrs.field(validator=check_callable("heartbeat.is_answer"))
+    timeout: float = attrs.field(default=10.0, validator=check_seconds("heartbeat.timeout"))
     when_idle: bool = attrs.field(default=False)
 
     @when_idle.validator

@@ -13,6 +13,7 @@ import wsevents
 from tests.unit.test_supervisor import net_failure, sup
 from wsevents import CloseReason, DisconnectReason, State
 from wsevents._supervisor import Disconnect, Failure, Loss, Stop, classify_failure
+from wsevents._venue import check_callable, check_credential, check_seconds
 from wsevents.exceptions import (
     AuthenticationError,
     ConnectError,
@@ -152,3 +153,43 @@ def test_a_failure_not_retried_stops_as_failed_with_its_error() -> None:
 def test_a_protocol_without_requests_says_which_one() -> None:
     with pytest.raises(NotImplementedError, match=r"^JsonProtocol does not support requests$"):
         JsonProtocol().prepare_request({"op": "x"}, 1)
+
+
+def test_a_bad_credential_is_named_and_never_shown() -> None:
+    """The venues' credential options: None or a non-empty string; the error names
+    the option and shows ``<hidden>``, never the value."""
+    check = check_credential("api_secret")
+    check(None, None, None)
+    check(None, None, "s3cret")
+    for bad in ("", 12345, b"s3cret"):
+        with pytest.raises(wsevents.ConfigError) as raised:
+            check(None, None, bad)
+        error = raised.value
+        assert (error.key, error.value, error.why) == (
+            "api_secret",
+            "<hidden>",
+            "must be a non-empty string or None",
+        )
+        assert "s3cret" not in str(error)
+        assert "12345" not in str(error)
+
+
+def test_the_shared_validators_name_the_option_and_the_problem() -> None:
+    """``check_seconds`` and ``check_callable`` (the venues' and the heartbeat's
+    options), made here: each names its option and the value."""
+    check_seconds("login_timeout")(None, None, 2.5)
+    check_callable("clock")(None, None, print)
+    with pytest.raises(wsevents.ConfigError) as raised:
+        check_seconds("login_timeout")(None, None, 0)
+    assert (raised.value.key, raised.value.value, raised.value.why) == (
+        "login_timeout",
+        0,
+        "must be a positive number of seconds",
+    )
+    with pytest.raises(wsevents.ConfigError) as raised:
+        check_callable("clock")(None, None, 5)
+    assert (raised.value.key, raised.value.value, raised.value.why) == (
+        "clock",
+        5,
+        "must be callable",
+    )

@@ -72,22 +72,6 @@ parse_plain(PyObject *text, double *out)
     return 0;
 }
 
-/* float(text) of a str: 0, or -1 with float()'s exception set. */
-static int
-parse_text(PyObject *text, double *out)
-{
-    if (PyUnicode_CheckExact(text) && parse_plain(text, out) == 0) {
-        return 0;
-    }
-    PyObject *number = PyFloat_FromString(text);
-    if (number == NULL) {
-        return -1;
-    }
-    *out = PyFloat_AS_DOUBLE(number);
-    Py_DECREF(number);
-    return 0;
-}
-
 /* float(value) of anything: 0, or -1 with float()'s exception set. */
 static int
 parse_number(PyObject *value, double *out)
@@ -455,7 +439,7 @@ apply_level(Side *self, PyObject *level, PyObject *known, double known_value)
     if (text == known) {
         key = known_value;
     }
-    else if (parse_text(text, &key) < 0) {
+    else if (parse_number(text, &key) < 0) {
         goto done;
     }
     if (parse_number(size, &amount) < 0) {
